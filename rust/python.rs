@@ -1,0 +1,145 @@
+//! The Python boundary, `weir._native`: the only file that uses PyO3. Primitives cross it
+//! (bytes, str, int, tuples); the work is done by the plain Rust modules.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString};
+
+use crate::sse::{SseError, SseFramer, DEFAULT_MAX_LINE_BYTES};
+use crate::tap::StreamTap;
+use crate::usage::{openai_chat, Dialect, Usage};
+
+type UsageTuple = (u64, u64, u64, u64);
+
+fn usage_tuple(usage: Usage) -> UsageTuple {
+    (usage.input, usage.cached, usage.output, usage.reasoning)
+}
+
+fn value_error(err: SseError) -> PyErr {
+    PyValueError::new_err(err.to_string())
+}
+
+type EventTuple<'py> = (Option<Bound<'py, PyString>>, Bound<'py, PyBytes>);
+
+fn event_tuple<'py>(py: Python<'py>, event: Option<&[u8]>, data: &[u8]) -> EventTuple<'py> {
+    let event = event.map(|name| PyString::new(py, &String::from_utf8_lossy(name)));
+    (event, PyBytes::new(py, data))
+}
+
+/// Splits an SSE byte stream into events.
+#[pyclass(name = "SseFramer", module = "weir._native")]
+struct PySseFramer {
+    inner: SseFramer,
+}
+
+#[pymethods]
+impl PySseFramer {
+    #[new]
+    #[pyo3(signature = (max_line_bytes = DEFAULT_MAX_LINE_BYTES))]
+    fn new(max_line_bytes: usize) -> Self {
+        PySseFramer {
+            inner: SseFramer::new(max_line_bytes),
+        }
+    }
+
+    fn feed<'py>(&mut self, py: Python<'py>, chunk: &[u8]) -> PyResult<Bound<'py, PyList>> {
+        let mut events = Vec::new();
+        self.inner
+            .feed_with(chunk, |block| {
+                if let Some(data) = block.data {
+                    events.push(event_tuple(py, block.event, data));
+                }
+            })
+            .map_err(value_error)?;
+        PyList::new(py, events)
+    }
+
+    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let mut events = Vec::new();
+        self.inner
+            .finish_with(|block| {
+                if let Some(data) = block.data {
+                    events.push(event_tuple(py, block.event, data));
+                }
+            })
+            .map_err(value_error)?;
+        PyList::new(py, events)
+    }
+}
+
+/// Forwards an upstream SSE stream verbatim while reading its usage.
+#[pyclass(name = "StreamTap", module = "weir._native")]
+struct PyStreamTap {
+    inner: StreamTap,
+    /// Reused output buffer.
+    out: Vec<u8>,
+}
+
+#[pymethods]
+impl PyStreamTap {
+    #[new]
+    #[pyo3(signature = (dialect, max_line_bytes = DEFAULT_MAX_LINE_BYTES))]
+    fn new(dialect: &str, max_line_bytes: usize) -> PyResult<Self> {
+        let dialect = Dialect::from_name(dialect)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown dialect: {dialect:?}")))?;
+        Ok(PyStreamTap {
+            inner: StreamTap::new(dialect, max_line_bytes),
+            out: Vec::new(),
+        })
+    }
+
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        chunk: Bound<'py, PyBytes>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.out.clear();
+        self.inner
+            .feed_into(chunk.as_bytes(), &mut self.out)
+            .map_err(value_error)?;
+        if self.out.as_slice() == chunk.as_bytes() {
+            return Ok(chunk); // the common case: whole blocks in, the same bytes out
+        }
+        Ok(PyBytes::new(py, &self.out))
+    }
+
+    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.out.clear();
+        self.inner.finish_into(&mut self.out).map_err(value_error)?;
+        Ok(PyBytes::new(py, &self.out))
+    }
+
+    #[getter]
+    fn usage(&self) -> Option<UsageTuple> {
+        self.inner.usage().map(usage_tuple)
+    }
+
+    #[getter]
+    fn usage_data<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.inner.usage_data().map(|data| PyBytes::new(py, data))
+    }
+
+    #[getter]
+    fn done_raw<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.inner.done_raw().map(|raw| PyBytes::new(py, raw))
+    }
+
+    #[getter]
+    fn data_events(&self) -> u64 {
+        self.inner.data_events()
+    }
+}
+
+/// The usage of a non-streaming OpenAI chat.completion body.
+#[pyfunction]
+fn openai_usage(body: &[u8]) -> Option<UsageTuple> {
+    openai_chat::usage_from_json(body).map(usage_tuple)
+}
+
+#[pymodule(gil_used = false)]
+fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<PySseFramer>()?;
+    module.add_class::<PyStreamTap>()?;
+    module.add_function(wrap_pyfunction!(openai_usage, module)?)?;
+    Ok(())
+}
