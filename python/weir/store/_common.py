@@ -1,0 +1,145 @@
+"""Backend-neutral pieces of the stores: validation, row mapping and the settlement arithmetic.
+
+Both backends use these so their semantics cannot drift apart; only the SQL differs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from weir.store.records import Account, ApiKey, KeyLookup, LedgerEntry, Settlement, UsageRecord
+
+ACCOUNT_COLUMNS = "id, name, balance_microcents, created_at"
+KEY_COLUMNS = "id, account_id, kind, name, secret_hmac, created_at, revoked_at, last_used_at"
+LEDGER_COLUMNS = "id, account_id, kind, amount_microcents, balance_after_microcents, request_id, note, created_at"
+USAGE_FIELDS: tuple[str, ...] = UsageRecord.__struct_fields__
+USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
+LOOKUP_SQL_COLUMNS = ", ".join(f"k.{c.strip()}" for c in KEY_COLUMNS.split(",")) + (", a.name, a.balance_microcents")
+_STREAM = USAGE_FIELDS.index("stream")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def check_topup(amount_microcents: int) -> None:
+    if amount_microcents <= 0:
+        raise ValueError(f"a top-up must be a positive number of microcents, got {amount_microcents}")
+
+
+def check_usage(records: Sequence[UsageRecord]) -> None:
+    for record in records:
+        if record.cost_microcents < 0:
+            raise ValueError(
+                f"usage record {record.request_id!r} has a negative cost ({record.cost_microcents}); "
+                "refunds are adjustments, not usage"
+            )
+
+
+def first_occurrences(records: Sequence[UsageRecord]) -> list[UsageRecord]:
+    """The records whose request id has not appeared earlier in the batch."""
+    seen: set[str] = set()
+    unique: list[UsageRecord] = []
+    for record in records:
+        if record.request_id not in seen:
+            seen.add(record.request_id)
+            unique.append(record)
+    return unique
+
+
+def usage_row(record: UsageRecord) -> tuple[Any, ...]:
+    return msgspec.structs.astuple(record)
+
+
+def account_from(row: Sequence[Any]) -> Account:
+    return Account(id=row[0], name=row[1], balance_microcents=row[2], created_at=row[3])
+
+
+def key_from(row: Sequence[Any]) -> ApiKey:
+    return ApiKey(
+        id=row[0],
+        account_id=row[1],
+        kind=row[2],
+        name=row[3],
+        secret_hmac=bytes(row[4]),
+        created_at=row[5],
+        revoked_at=row[6],
+        last_used_at=row[7],
+    )
+
+
+def lookup_from(row: Sequence[Any]) -> KeyLookup:
+    return KeyLookup(key=key_from(row), account_name=row[8], balance_microcents=row[9])
+
+
+def ledger_from(row: Sequence[Any]) -> LedgerEntry:
+    return LedgerEntry(
+        id=row[0],
+        account_id=row[1],
+        kind=row[2],
+        amount_microcents=row[3],
+        balance_after_microcents=row[4],
+        request_id=row[5],
+        note=row[6],
+        created_at=row[7],
+    )
+
+
+def usage_from(row: Sequence[Any]) -> UsageRecord:
+    values = dict(zip(USAGE_FIELDS, row, strict=True))
+    values["stream"] = bool(row[_STREAM])
+    return UsageRecord(**values)
+
+
+@dataclass
+class UsagePlan:
+    """What one record_usage batch changes, computed from the balances locked at its start."""
+
+    ledger: list[tuple[int, int, int, str]] = field(default_factory=list)  # account, amount, after, request
+    debits: dict[int, int] = field(default_factory=dict)  # account -> total debit of the batch
+    last_used: dict[str, int] = field(default_factory=dict)  # key id -> newest created_at inserted
+    settlements: list[Settlement] = field(default_factory=list)
+
+
+def plan_usage(records: Sequence[UsageRecord], inserted: set[str], balances: dict[int, int]) -> UsagePlan:
+    """Charge every newly inserted request once, in batch order, keeping a running balance per account.
+
+    ``inserted`` holds the request ids this batch inserted; a later duplicate in the same batch is not
+    charged again. ``balances`` holds every account's balance before the batch.
+    """
+    plan = UsagePlan()
+    running = dict(balances)
+    charged: set[str] = set()
+    flags: list[bool] = []
+    for record in records:
+        new = record.request_id in inserted and record.request_id not in charged
+        flags.append(new)
+        if not new:
+            continue
+        charged.add(record.request_id)
+        account = record.account_id
+        running[account] -= record.cost_microcents
+        plan.debits[account] = plan.debits.get(account, 0) + record.cost_microcents
+        plan.ledger.append((account, -record.cost_microcents, running[account], record.request_id))
+        previous = plan.last_used.get(record.key_id, record.created_at)
+        plan.last_used[record.key_id] = max(previous, record.created_at)
+    plan.settlements = [
+        Settlement(
+            request_id=record.request_id,
+            account_id=record.account_id,
+            inserted=new,
+            balance_microcents=running[record.account_id],
+        )
+        for record, new in zip(records, flags, strict=True)
+    ]
+    return plan
+
+
+def missing_accounts(wanted: Sequence[int], found: dict[int, int]) -> str:
+    ids = ", ".join(str(a) for a in sorted(set(wanted) - found.keys()))
+    return f"usage recorded for unknown account id(s): {ids}; nothing in the batch was recorded"

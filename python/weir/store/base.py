@@ -1,0 +1,60 @@
+"""The one storage interface. SQLite (embedded) and PostgreSQL implement it and pass one contract suite."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from weir.store.records import Account, ApiKey, KeyKind, KeyLookup, LedgerEntry, Settlement, UsageRecord
+
+
+class StoreError(Exception):
+    """The store could not be reached or failed; callers answer 503, never 401."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class AlreadyExists(StoreError):
+    pass
+
+
+class Store(Protocol):
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied now (empty when up to date)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> bool:
+        """True when a trivial query succeeds."""
+        ...
+
+    async def create_account(self, name: str, balance_microcents: int = 0) -> Account: ...
+
+    async def get_account(self, name: str) -> Account | None: ...
+
+    async def topup(self, name: str, amount_microcents: int, note: str | None = None) -> Account: ...
+
+    async def create_key(
+        self, account_id: int, key_id: str, secret_hmac: bytes, kind: KeyKind, name: str | None
+    ) -> ApiKey: ...
+
+    async def lookup_key(self, key_id: str) -> KeyLookup | None: ...
+
+    async def list_keys(self, account_id: int) -> list[ApiKey]: ...
+
+    async def revoke_key(self, key_id: str) -> bool:
+        """Mark the key revoked; False when no such key or already revoked."""
+        ...
+
+    async def record_usage(self, records: Sequence[UsageRecord]) -> list[Settlement]:
+        """In ONE transaction, for each record: insert it unless its request id exists, debit the account by
+        its cost, append a ledger entry, and bump the key's last_used_at.
+        Returns one Settlement per record."""
+        ...
+
+    async def get_usage(self, request_id: str) -> UsageRecord | None: ...
+
+    async def list_ledger(self, account_id: int) -> list[LedgerEntry]: ...

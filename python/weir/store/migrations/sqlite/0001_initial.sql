@@ -1,0 +1,59 @@
+-- Weir storage schema, version 1 (SQLite). Times are epoch milliseconds; money is integer microcents.
+
+CREATE TABLE accounts (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    name               TEXT    NOT NULL UNIQUE,
+    balance_microcents INTEGER NOT NULL DEFAULT 0,
+    created_at         INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id           TEXT    PRIMARY KEY,
+    account_id   INTEGER NOT NULL REFERENCES accounts (id),
+    kind         TEXT    NOT NULL CHECK (kind IN ('inference', 'management')),
+    name         TEXT,
+    secret_hmac  BLOB    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    revoked_at   INTEGER,
+    last_used_at INTEGER
+);
+
+CREATE INDEX api_keys_account_id_idx ON api_keys (account_id);
+
+CREATE TABLE usage_records (
+    request_id       TEXT    PRIMARY KEY,
+    account_id       INTEGER NOT NULL REFERENCES accounts (id),
+    key_id           TEXT    NOT NULL,
+    model            TEXT    NOT NULL,
+    provider         TEXT    NOT NULL,
+    upstream_model   TEXT    NOT NULL,
+    status           INTEGER NOT NULL,
+    input_tokens     INTEGER NOT NULL,
+    cached_tokens    INTEGER NOT NULL,
+    output_tokens    INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL,
+    cost_microcents  INTEGER NOT NULL CHECK (cost_microcents >= 0),
+    duration_ms      INTEGER NOT NULL,
+    ttfb_ms          INTEGER,
+    stream           INTEGER NOT NULL CHECK (stream IN (0, 1)),
+    created_at       INTEGER NOT NULL
+);
+
+CREATE INDEX usage_records_account_created_idx ON usage_records (account_id, created_at);
+
+CREATE TABLE ledger (
+    id                       INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id               INTEGER NOT NULL REFERENCES accounts (id),
+    kind                     TEXT    NOT NULL CHECK (kind IN ('initial', 'topup', 'usage', 'adjustment')),
+    amount_microcents        INTEGER NOT NULL,
+    balance_after_microcents INTEGER NOT NULL,
+    request_id               TEXT,
+    note                     TEXT,
+    created_at               INTEGER NOT NULL,
+    CHECK (kind <> 'usage' OR request_id IS NOT NULL)
+);
+
+CREATE INDEX ledger_account_id_idx ON ledger (account_id, id);
+
+-- A request can be charged at most once.
+CREATE UNIQUE INDEX ledger_usage_request_id_key ON ledger (request_id) WHERE kind = 'usage';

@@ -1,0 +1,75 @@
+"""Rows the store reads and writes. Money is integer microcents; times are Unix epoch milliseconds."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+KeyKind = Literal["inference", "management"]
+LedgerKind = Literal["initial", "topup", "usage", "adjustment"]
+
+
+class Account(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    balance_microcents: int
+    created_at: int
+
+
+class ApiKey(msgspec.Struct, frozen=True):
+    id: str  # the public lookup id embedded in the key
+    account_id: int
+    kind: KeyKind
+    name: str | None
+    secret_hmac: bytes  # HMAC-SHA256(pepper, secret); the plaintext is never stored
+    created_at: int
+    revoked_at: int | None = None
+    last_used_at: int | None = None
+
+
+class KeyLookup(msgspec.Struct, frozen=True):
+    """What authentication needs in one read: the key and its account's balance."""
+
+    key: ApiKey
+    account_name: str
+    balance_microcents: int
+
+
+class UsageRecord(msgspec.Struct, frozen=True):
+    request_id: str
+    account_id: int
+    key_id: str
+    model: str  # the configured model id the client asked for (after alias resolution)
+    provider: str
+    upstream_model: str
+    status: int  # HTTP status returned to the client
+    input_tokens: int  # all prompt tokens, cached ones included
+    cached_tokens: int
+    output_tokens: int  # all completion tokens, reasoning ones included
+    reasoning_tokens: int
+    cost_microcents: int
+    duration_ms: int
+    ttfb_ms: int | None
+    stream: bool
+    created_at: int
+
+
+class Settlement(msgspec.Struct, frozen=True):
+    """The outcome of one usage record in a batch."""
+
+    request_id: str
+    account_id: int
+    inserted: bool  # False when the request id was already recorded: nothing was charged again
+    balance_microcents: int  # the account's balance after the batch
+
+
+class LedgerEntry(msgspec.Struct, frozen=True):
+    id: int
+    account_id: int
+    kind: LedgerKind
+    amount_microcents: int  # signed: credits positive, debits negative
+    balance_after_microcents: int
+    request_id: str | None
+    note: str | None
+    created_at: int

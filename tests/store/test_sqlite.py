@@ -1,0 +1,52 @@
+"""SQLite specifics: file handling, pragmas, several connections on one file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from weir.store.sqlite import SqliteStore
+
+
+async def test_creates_parent_directories_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "weir.db"
+    store = SqliteStore(str(path))
+    try:
+        assert await store.migrate() == [1]
+        await store.create_account("acme")
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert raw.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        names = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    raw.close()
+    assert {"accounts", "api_keys", "usage_records", "ledger", "schema_migrations"} <= names
+
+
+async def test_foreign_keys_are_enforced(sqlite_store: SqliteStore) -> None:
+    conn = await sqlite_store._connection()
+    assert list(await conn.execute_fetchall("PRAGMA foreign_keys")) == [(1,)]
+    assert list(await conn.execute_fetchall("PRAGMA busy_timeout")) == [(10_000,)]
+
+
+async def test_ledger_refuses_a_second_charge_for_one_request(tmp_path: Path) -> None:
+    """The partial unique index is the last line of defence against double billing."""
+    store = SqliteStore(str(tmp_path / "weir.db"))
+    await store.migrate()
+    await store.close()
+    with sqlite3.connect(tmp_path / "weir.db") as raw:
+        raw.execute("INSERT INTO accounts (name, balance_microcents, created_at) VALUES ('a', 0, 0)")
+        insert = (
+            "INSERT INTO ledger (account_id, kind, amount_microcents, balance_after_microcents, request_id,"
+            " created_at) VALUES (1, ?, -1, -1, 'req', 0)"
+        )
+        raw.execute(insert, ("usage",))
+        raw.execute(insert, ("adjustment",))  # other kinds may refer to the same request
+        try:
+            raw.execute(insert, ("usage",))
+        except sqlite3.IntegrityError as exc:
+            assert "UNIQUE" in str(exc)
+        else:
+            raise AssertionError("a second usage entry for one request was accepted")
+    raw.close()
