@@ -1,0 +1,340 @@
+"""weir.toml: the schema (msgspec Structs), `${NAME}` expansion, and validation with key paths.
+
+Every problem is reported as `<key path>: <plain sentence>`, all of them at once, and nothing starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import msgspec
+
+Dialect = Literal["openai", "anthropic", "gemini"]
+
+DEMO_PROVIDER = "demo"
+DEMO_MODEL = "demo-echo"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid. `problems` holds one `path: sentence` line per problem."""
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        where = f" in {source}" if source else ""
+        super().__init__(f"invalid configuration{where}:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class Server(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    data_dir: str = ""  # default: $WEIR_DATA_DIR, else $XDG_DATA_HOME/weir, else ~/.local/share/weir
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_sse_line_bytes: int = 1024 * 1024
+
+
+class Storage(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: str = ""  # default: sqlite:///<data_dir>/weir.db
+    redis_url: str | None = None
+    usage_queue_size: int = 10_000  # usage records waiting for group commit (bounded)
+    usage_batch_size: int = 500
+
+
+class Auth(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pepper: str | None = None  # HMAC pepper for key hashes; default: a file in data_dir, made on first use
+    key_cache_ttl_seconds: float = 10.0
+    extra_key_headers: list[str] = []
+
+
+class Provider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    dialect: Dialect
+    base_url: str
+    api_keys: list[str] = []
+    headers: dict[str, str] = {}
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 600.0  # longest silence allowed while waiting for upstream bytes
+    max_connections: int = 1000
+
+
+class Price(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """USD per 1M tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cached_input: float | None = None
+
+
+class Route(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    provider: str
+    model: str
+
+
+class Model(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    id: str
+    aliases: list[str] = []
+    price: Price = msgspec.field(default_factory=Price)
+    routes: list[Route]
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    server: Server = msgspec.field(default_factory=Server)
+    storage: Storage = msgspec.field(default_factory=Storage)
+    auth: Auth = msgspec.field(default_factory=Auth)
+    providers: list[Provider] = []
+    models: list[Model] = []
+    source: str | None = None  # the file it came from; None for the embedded defaults
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.server.data_dir).expanduser()
+
+    @property
+    def is_demo(self) -> bool:
+        return any(p.name == DEMO_PROVIDER and p.base_url == "builtin:echo" for p in self.providers)
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SECTIONS: dict[str, type[msgspec.Struct]] = {"server": Server, "storage": Storage, "auth": Auth}
+_LISTS: dict[str, type[msgspec.Struct]] = {"providers": Provider, "models": Model}
+
+
+def default_data_dir() -> str:
+    if env := os.environ.get("WEIR_DATA_DIR"):
+        return env
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "weir")
+
+
+def embedded_config() -> Config:
+    """No file: SQLite in the data directory and a built-in echo model."""
+    demo = Provider(name=DEMO_PROVIDER, dialect="openai", base_url="builtin:echo")
+    model = Model(
+        id=DEMO_MODEL,
+        aliases=["demo"],
+        price=Price(input=1.0, output=2.0),
+        routes=[Route(provider=DEMO_PROVIDER, model=DEMO_MODEL)],
+    )
+    return finalize(Config(providers=[demo], models=[model]))
+
+
+def load_config(path: str | None) -> Config:
+    """Load `path` (or the embedded defaults when None), apply WEIR_HOST/WEIR_PORT/WEIR_WORKERS, validate."""
+    if path is None:
+        return embedded_config()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], path) from exc
+    return parse_config(text, source=path)
+
+
+def parse_config(text: str, source: str | None = None) -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], source) from exc
+    problems: list[str] = []
+    expanded = _expand(raw, "", problems)
+    config = _decode(expanded, problems)
+    if config is None or problems:
+        raise ConfigError(problems or ["the file could not be decoded"], source)
+    config.source = source
+    config = finalize(config)
+    problems.extend(validate(config))
+    if problems:
+        raise ConfigError(problems, source)
+    return config
+
+
+def finalize(config: Config) -> Config:
+    """Fill the defaults that depend on the environment."""
+    server = config.server
+    if not server.data_dir:
+        server.data_dir = default_data_dir()
+    for env, field, kind in (
+        ("WEIR_HOST", "host", str),
+        ("WEIR_PORT", "port", int),
+        ("WEIR_WORKERS", "workers", int),
+    ):
+        if value := os.environ.get(env):
+            try:
+                setattr(server, field, kind(value))
+            except ValueError as exc:
+                raise ConfigError([f"{env}: expected a whole number, got {value!r}"], config.source) from exc
+    if not config.storage.url:
+        config.storage.url = "sqlite://" + str((Path(server.data_dir).expanduser() / "weir.db").absolute())
+    return config
+
+
+def _expand(node: Any, path: str, problems: list[str]) -> Any:
+    if isinstance(node, str):
+        return _expand_string(node, path, problems)
+    if isinstance(node, dict):
+        return {k: _expand(v, f"{path}.{k}" if path else k, problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, f"{path}[{i}]", problems) for i, v in enumerate(node)]
+    return node
+
+
+def _expand_string(value: str, path: str, problems: list[str]) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name)
+        if found is not None:
+            return found
+        if default is not None:
+            return default
+        problems.append(f"{path}: the environment variable {name} is not set")
+        return ""
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def _decode(raw: dict[str, Any], problems: list[str]) -> Config | None:
+    """Decode section by section so that every bad section is reported, not just the first."""
+    decoded: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _SECTIONS:
+            decoded[key] = _convert(value, _SECTIONS[key], key, problems)
+        elif key in _LISTS:
+            if not isinstance(value, list):
+                problems.append(f"{key}: expected a list of tables ([[{key}]]), got {_kind(value)}")
+                continue
+            items = [_convert(item, _LISTS[key], f"{key}[{i}]", problems) for i, item in enumerate(value)]
+            decoded[key] = items
+        else:
+            known = ", ".join([*_SECTIONS, *_LISTS])
+            problems.append(f"{key}: unknown section; expected one of {known}")
+    if problems:
+        return None
+    return Config(**decoded)
+
+
+def _convert(value: Any, kind: type[msgspec.Struct], path: str, problems: list[str]) -> Any:
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        problems.append(_plain(str(exc), path))
+        return None
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.S)
+
+
+def _plain(message: str, path: str) -> str:
+    """msgspec says `Expected `int`, got `str` - at `$.port``; we say `server.port: expected int, got str`."""
+    match = _AT.match(message)
+    assert match is not None
+    where = path + (match.group("where") or "")
+    msg = match.group("msg").replace("`", "")
+    if msg.startswith("Object contains unknown field "):
+        field = msg.removeprefix("Object contains unknown field ")
+        return f"{where}.{field}: unknown setting"
+    if msg.startswith("Object missing required field "):
+        field = msg.removeprefix("Object missing required field ")
+        return f"{where}.{field}: this setting is required"
+    if msg.startswith("Invalid enum value ") and where.endswith(".dialect"):
+        allowed = ", ".join(get_args(Dialect))
+        return f"{where}: expected one of {allowed}; got {msg.removeprefix('Invalid enum value ')}"
+    return f"{where}: {msg[:1].lower()}{msg[1:]}"
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def usd_to_microcents(value: float | int | Decimal | str, where: str) -> int:
+    """Exact conversion of a USD amount to integer microcents (1 USD = 100,000,000)."""
+    amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    scaled = amount * 100_000_000
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{where}: {value} has more than 8 decimal places (the unit is 1e-8 USD)")
+    return int(scaled)
+
+
+def validate(config: Config) -> list[str]:
+    problems: list[str] = []
+    s = config.server
+    if not 0 < s.port < 65536:
+        problems.append(f"server.port: must be between 1 and 65535, got {s.port}")
+    if s.workers < 1:
+        problems.append(f"server.workers: must be at least 1, got {s.workers}")
+    if s.max_body_bytes < 1024:
+        problems.append(f"server.max_body_bytes: must be at least 1024, got {s.max_body_bytes}")
+    if s.max_sse_line_bytes < 1024:
+        problems.append(f"server.max_sse_line_bytes: must be at least 1024, got {s.max_sse_line_bytes}")
+    url = config.storage.url
+    if not url.startswith(("sqlite://", "postgresql://", "postgres://")):
+        problems.append(f"storage.url: expected sqlite:///path or postgresql://..., got {url!r}")
+    if config.storage.usage_queue_size < 1 or config.storage.usage_batch_size < 1:
+        problems.append("storage.usage_queue_size and storage.usage_batch_size: must be at least 1")
+    if config.auth.key_cache_ttl_seconds < 0:
+        problems.append("auth.key_cache_ttl_seconds: must not be negative")
+    if config.auth.pepper is not None and len(config.auth.pepper) < 16:
+        problems.append("auth.pepper: must be at least 16 characters")
+    problems.extend(_validate_providers(config.providers))
+    problems.extend(_validate_models(config.models, {p.name for p in config.providers}))
+    return problems
+
+
+def _validate_providers(providers: list[Provider]) -> list[str]:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, p in enumerate(providers):
+        at = f"providers[{i}]"
+        if not p.name:
+            problems.append(f"{at}.name: must not be empty")
+        if p.name in seen:
+            problems.append(f"{at}.name: the provider {p.name!r} is defined twice")
+        seen.add(p.name)
+        if p.base_url != "builtin:echo" and not p.base_url.startswith(("http://", "https://")):
+            problems.append(f"{at}.base_url: expected an http:// or https:// URL, got {p.base_url!r}")
+        if p.dialect != "openai":
+            problems.append(f"{at}.dialect: {p.dialect!r} upstreams are not supported yet; use 'openai'")
+        for j, key in enumerate(p.api_keys):
+            if not key:
+                problems.append(f"{at}.api_keys[{j}]: is empty")
+        if p.connect_timeout_seconds <= 0 or p.read_timeout_seconds <= 0:
+            problems.append(f"{at}: timeouts must be greater than 0")
+    return problems
+
+
+def _validate_models(models: list[Model], providers: set[str]) -> list[str]:
+    problems: list[str] = []
+    names: dict[str, str] = {}
+    for i, m in enumerate(models):
+        at = f"models[{i}]"
+        for j, name in enumerate([m.id, *m.aliases]):
+            where = f"{at}.id" if j == 0 else f"{at}.aliases[{j - 1}]"
+            if not name:
+                problems.append(f"{where}: must not be empty")
+            elif name in names:
+                problems.append(f"{where}: the name {name!r} is already used by {names[name]}")
+            else:
+                names[name] = at
+        for field in ("input", "output", "cached_input"):
+            value = getattr(m.price, field)
+            if value is None:
+                continue
+            if value < 0:
+                problems.append(f"{at}.price.{field}: must not be negative, got {value}")
+                continue
+            try:
+                usd_to_microcents(value, f"{at}.price.{field}")
+            except ValueError as exc:
+                problems.append(str(exc))
+        if not m.routes:
+            problems.append(f"{at}.routes: needs at least one route")
+        for j, r in enumerate(m.routes):
+            if r.provider not in providers:
+                problems.append(f"{at}.routes[{j}].provider: no provider named {r.provider!r}")
+            if not r.model:
+                problems.append(f"{at}.routes[{j}].model: must not be empty")
+    return problems

@@ -1,0 +1,69 @@
+"""Small pure-ASGI helpers for the hot endpoints: read a capped body, send a whole response."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from starlette.types import Message, Receive, Scope, Send
+
+from weir.errors import InvalidRequest, PayloadTooLarge
+
+Headers = list[tuple[bytes, bytes]]
+_ID_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def request_id(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is short and plain, else a new one."""
+    given = header(scope, b"x-request-id")
+    if given and len(given) <= 128 and _ID_CHARS.issuperset(given):
+        return given.decode()
+    return "req_" + secrets.token_hex(12)
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole request body, refusing with 413 as soon as it is known to exceed `limit`."""
+    declared = header(scope, b"content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+        except ValueError as exc:
+            raise InvalidRequest("The Content-Length header is not a number.") from exc
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class ClientGone(Exception):
+    """The client went away before the request was read."""
+
+
+async def wait_for_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def send_whole(send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]]) -> None:
+    all_headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body})

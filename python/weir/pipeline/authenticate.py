@@ -1,0 +1,96 @@
+"""API key -> principal. Keys are checked offline (shape, checksum), then against an in-process cache
+refreshed from the store every `key_cache_ttl_seconds`; revocation takes effect within that TTL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from urllib.parse import unquote_to_bytes
+
+import msgspec
+
+from weir import keys
+from weir.billing.wallets import Wallets
+from weir.errors import PermissionDenied, ServiceUnavailable, Unauthorized
+from weir.store.base import Store, StoreError
+from weir.store.records import KeyKind, KeyLookup
+
+NEGATIVE_TTL = 2.0
+STANDARD_KEY_HEADERS = (b"authorization", b"x-api-key", b"x-goog-api-key")
+
+
+class Principal(msgspec.Struct, frozen=True):
+    key_id: str
+    kind: KeyKind
+    account_id: int
+    account_name: str
+
+
+def extract_key(headers: Iterable[tuple[bytes, bytes]], query: bytes, extra: frozenset[bytes]) -> str | None:
+    """The presented key: Authorization: Bearer, x-api-key, x-goog-api-key, configured headers, then ?key=."""
+    found: dict[bytes, bytes] = {}
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in STANDARD_KEY_HEADERS or lowered in extra:
+            found.setdefault(lowered, value)
+    auth = found.get(b"authorization")
+    if auth is not None:
+        scheme, _, token = auth.partition(b" ")
+        if scheme.lower() == b"bearer" and token.strip():
+            return token.strip().decode("latin-1")
+    for name in (b"x-api-key", b"x-goog-api-key", *sorted(extra)):
+        candidate = found.get(name)
+        if candidate and candidate.strip():
+            return candidate.strip().decode("latin-1")
+    if query:
+        for part in query.split(b"&"):
+            if part.startswith(b"key="):
+                return unquote_to_bytes(part[4:]).decode("latin-1") or None
+    return None
+
+
+class Authenticator:
+    def __init__(self, store: Store, pepper: bytes, wallets: Wallets, ttl: float) -> None:
+        self._store = store
+        self._pepper = pepper
+        self._wallets = wallets
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, KeyLookup | None]] = {}
+
+    async def authenticate(self, presented: str | None, kind: KeyKind) -> Principal:
+        if not presented:
+            raise Unauthorized("Missing API key. Send it as 'Authorization: Bearer <key>'.")
+        parsed = keys.parse(presented)
+        if parsed is None:
+            raise Unauthorized("Invalid API key: it is not a well-formed Weir key.")
+        lookup = await self._lookup(parsed.key_id)
+        if lookup is None or not keys.matches(self._pepper, parsed.secret, lookup.key.secret_hmac):
+            raise Unauthorized("Invalid API key.")
+        if lookup.key.revoked_at is not None:
+            raise Unauthorized("This API key has been revoked.")
+        if lookup.key.kind != kind or parsed.kind != kind:
+            if kind == "inference":
+                raise PermissionDenied("Management keys cannot make inference calls; use an inference key.")
+            raise PermissionDenied("Inference keys cannot use the management API; use a management key.")
+        return Principal(lookup.key.id, lookup.key.kind, lookup.key.account_id, lookup.account_name)
+
+    async def _lookup(self, key_id: str) -> KeyLookup | None:
+        now = time.monotonic()
+        cached = self._cache.get(key_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            lookup = await self._store.lookup_key(key_id)
+        except StoreError as exc:
+            if cached is not None and cached[1] is not None:
+                return cached[1]  # serve a stale entry rather than refuse a valid key while the store is down
+            raise ServiceUnavailable("The key store is unavailable; try again shortly.") from exc
+        if lookup is not None:
+            self._wallets.observe(lookup.key.account_id, lookup.balance_microcents)
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[key_id] = (
+            now + (self._ttl if lookup is not None else min(self._ttl, NEGATIVE_TTL)),
+            lookup,
+        )
+        return lookup

@@ -1,0 +1,48 @@
+"""Model name -> the configured model, its price and its ordered upstream routes. Built once at start-up."""
+
+from __future__ import annotations
+
+from weir.billing.prices import TokenPrice
+from weir.config import Config
+from weir.errors import ModelNotFound
+from weir.observability.metrics import RouteMetrics
+from weir.upstreams.provider import Upstream
+
+
+class RouteTarget:
+    __slots__ = ("metrics", "upstream", "upstream_model")
+
+    def __init__(self, upstream: Upstream, upstream_model: str, model_id: str) -> None:
+        self.upstream = upstream
+        self.upstream_model = upstream_model
+        self.metrics = RouteMetrics(upstream.name, model_id)
+
+
+class ResolvedModel:
+    __slots__ = ("aliases", "id", "price", "routes")
+
+    def __init__(self, model_id: str, aliases: list[str], price: TokenPrice, routes: list[RouteTarget]) -> None:
+        self.id = model_id
+        self.aliases = aliases
+        self.price = price
+        self.routes = routes
+
+
+class ModelTable:
+    def __init__(self, config: Config, upstreams: dict[str, Upstream]) -> None:
+        self.models: list[ResolvedModel] = []
+        self._by_name: dict[str, ResolvedModel] = {}
+        for i, m in enumerate(config.models):
+            routes = [RouteTarget(upstreams[r.provider], r.model, m.id) for r in m.routes]
+            resolved = ResolvedModel(
+                m.id, list(m.aliases), TokenPrice.from_config(m.price, f"models[{i}].price"), routes
+            )
+            self.models.append(resolved)
+            for name in (m.id, *m.aliases):
+                self._by_name[name] = resolved
+
+    def resolve(self, name: str) -> ResolvedModel:
+        model = self._by_name.get(name)
+        if model is None:
+            raise ModelNotFound(f"The model {name!r} does not exist or is not served here.", param="model")
+        return model

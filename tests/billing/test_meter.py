@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from weir.billing.meter import Usage, cost_microcents
+from weir.billing.prices import TokenPrice
+from weir.config import Price
+
+
+def test_prices_convert_exactly() -> None:
+    price = TokenPrice.from_config(Price(input=0.15, output=0.6, cached_input=0.075))
+    assert price == TokenPrice(input=15_000_000, output=60_000_000, cached_input=7_500_000)
+
+
+def test_cached_falls_back_to_input() -> None:
+    assert TokenPrice.from_config(Price(input=3, output=15)).cached_input == 300_000_000
+
+
+def test_one_token_at_a_tiny_price_costs_one_microcent() -> None:
+    price = TokenPrice.from_config(Price(input=0.01, output=0.01))
+    assert cost_microcents(Usage(input=1), price) == 1  # 0.001 microcents, rounded up once
+
+
+def test_zero_usage_costs_nothing() -> None:
+    assert cost_microcents(Usage(), TokenPrice(1, 2, 3)) == 0
+
+
+prices = st.decimals(min_value=0, max_value=100, places=6)
+counts = st.integers(min_value=0, max_value=2_000_000)
+
+
+@given(prices, prices, prices, counts, counts, counts)
+def test_cost_matches_decimal_arithmetic(
+    p_in: Decimal, p_cached: Decimal, p_out: Decimal, n_in: int, n_cached: int, n_out: int
+) -> None:
+    n_cached = min(n_cached, n_in)
+    price = TokenPrice.from_config(Price(input=float(p_in), output=float(p_out), cached_input=float(p_cached)))
+    usd = ((n_in - n_cached) * p_in + n_cached * p_cached + n_out * p_out) / 1_000_000
+    want = int((usd * 100_000_000).to_integral_value(rounding=ROUND_CEILING))
+    assert cost_microcents(Usage(input=n_in, cached=n_cached, output=n_out), price) == want

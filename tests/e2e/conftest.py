@@ -1,0 +1,125 @@
+"""A real `weir serve` (SQLite) in front of a real mock upstream, both on loopback, for the whole session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.support.processes import free_port, granian, start, stop, wait_http
+
+PROVIDER_KEY = "sk-provider-canary-0123456789"
+PRICE = {"input": 0.123, "cached_input": 0.0615, "output": 1.007}  # USD per 1M tokens; rounding matters
+
+
+@dataclass
+class Weir:
+    url: str
+    config: Path
+    env: dict[str, str]
+    upstream: str
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "weir", "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"weir {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+        return proc
+
+    def new_key(self, account: str, balance_usd: str = "5", *extra: str) -> str:
+        self.cli("accounts", "create", account, "--balance-usd", balance_usd)
+        return self.cli("keys", "create", "--account", account, *extra).stdout.strip().splitlines()[-1]
+
+    def upstream_requests(self) -> list[dict[str, object]]:
+        return httpx.get(f"{self.upstream}/_mock/requests").json()  # type: ignore[no-any-return]
+
+
+MODELS = [  # (id, aliases, provider, upstream model)
+    ("gpt-test", ["openai/gpt-test"], "mock", "mock-model"),
+    ("tools-test", [], "mock", "mock-tools"),
+    ("broken-test", [], "mock", "mock-error-500"),
+    ("bad-test", [], "mock", "mock-error-400"),
+    ("cut-test", [], "mock", "mock-cut"),
+    ("down-test", [], "nowhere", "mock-model"),
+]
+
+
+def write_config(path: Path, port: int, upstream: str, storage_url: str, data_dir: Path) -> None:
+    price = f"{{ input = {PRICE['input']}, output = {PRICE['output']}, cached_input = {PRICE['cached_input']} }}"
+    models = "".join(
+        f"""
+[[models]]
+id = "{model_id}"
+aliases = {json.dumps(aliases)}
+price = {price}
+routes = [{{ provider = "{provider}", model = "{upstream_model}" }}]
+"""
+        for model_id, aliases, provider, upstream_model in MODELS
+    )
+    path.write_text(
+        f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+data_dir = "{data_dir}"
+max_body_bytes = 65536
+
+[storage]
+url = "{storage_url}"
+
+[auth]
+pepper = "${{WEIR_TEST_PEPPER}}"
+key_cache_ttl_seconds = 1
+extra_key_headers = ["X-My-API-Key"]
+
+[[providers]]
+name = "mock"
+dialect = "openai"
+base_url = "{upstream}/v1"
+api_keys = ["${{MOCK_PROVIDER_KEY}}"]
+
+[[providers]]
+name = "nowhere"
+dialect = "openai"
+base_url = "http://127.0.0.1:{free_port()}/v1"
+api_keys = ["unused"]
+{models}"""
+    )
+
+
+@pytest.fixture(scope="session")
+def mock_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("mock") / "mock.log"
+    proc = granian("tests.support.mock_upstream:app", port, log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/_mock/requests", proc, log)
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="session")
+def weir(tmp_path_factory: pytest.TempPathFactory, mock_upstream: str) -> Iterator[Weir]:
+    home = tmp_path_factory.mktemp("weir")
+    port = free_port()
+    config = home / "weir.toml"
+    write_config(config, port, mock_upstream, f"sqlite:///{home / 'weir.db'}", home / "data")
+    env = {"WEIR_TEST_PEPPER": "test-pepper-0123456789abcdef", "MOCK_PROVIDER_KEY": PROVIDER_KEY}
+    log = home / "weir.log"
+    proc = start([sys.executable, "-m", "weir", "serve", "--config", str(config)], log, env)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/healthz", proc, log)
+    yield Weir(url, config, env, mock_upstream)
+    assert stop(proc) == 0, log.read_text()[-4000:]

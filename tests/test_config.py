@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from weir.config import ConfigError, parse_config
+
+GOOD = """
+[server]
+host = "127.0.0.1"
+port = 8080
+workers = 1
+
+[storage]
+url = "sqlite:///var/lib/weir/weir.db"
+
+[[providers]]
+name = "openai"
+dialect = "openai"
+base_url = "https://api.openai.com/v1"
+api_keys = ["${OPENAI_API_KEY}"]
+
+[[models]]
+id = "gpt-4o-mini"
+aliases = ["openai/gpt-4o-mini"]
+price = { input = 0.15, output = 0.60, cached_input = 0.075 }
+routes = [{ provider = "openai", model = "gpt-4o-mini" }]
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "weir.toml")
+    return info.value.problems
+
+
+def test_the_documented_shape_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real")
+    config = parse_config(GOOD)
+    assert config.providers[0].api_keys == ["sk-real"]
+    assert config.models[0].price.cached_input == 0.075
+    assert config.storage.url == "sqlite:///var/lib/weir/weir.db"
+
+
+def test_missing_environment_variable_is_named_with_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert problems(GOOD) == ["providers[0].api_keys[0]: the environment variable OPENAI_API_KEY is not set"]
+
+
+def test_default_values_in_references(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = parse_config(GOOD.replace("${OPENAI_API_KEY}", "${OPENAI_API_KEY:-fallback}"))
+    assert config.providers[0].api_keys == ["fallback"]
+
+
+def test_every_bad_value_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    text = (
+        GOOD.replace("port = 8080", 'port = "eighty"')
+        .replace('dialect = "openai"', 'dialect = "cobol"')
+        .replace("input = 0.15", "input = -1")
+    )
+    found = problems(text)
+    assert any(p.startswith("server.port: expected int, got str") for p in found), found
+    assert any(p.startswith("providers[0].dialect: expected one of") for p in found), found
+    assert len(found) == 2  # the price is checked once the types are right
+
+
+def test_semantic_errors_have_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    text = (
+        GOOD.replace('provider = "openai", model', 'provider = "nope", model')
+        .replace("input = 0.15", "input = -1")
+        .replace('aliases = ["openai/gpt-4o-mini"]', 'aliases = ["gpt-4o-mini"]')
+        .replace("port = 8080", "port = 70000")
+        .replace('base_url = "https://api.openai.com/v1"', 'base_url = "api.openai.com"')
+    )
+    assert sorted(problems(text)) == sorted(
+        [
+            "server.port: must be between 1 and 65535, got 70000",
+            "providers[0].base_url: expected an http:// or https:// URL, got 'api.openai.com'",
+            "models[0].aliases[0]: the name 'gpt-4o-mini' is already used by models[0]",
+            "models[0].price.input: must not be negative, got -1.0",
+            "models[0].routes[0].provider: no provider named 'nope'",
+        ]
+    )
+
+
+def test_unknown_keys_and_sections_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    found = problems(GOOD.replace("workers = 1", "workers = 1\nwrokers = 2") + "\n[extras]\nx = 1\n")
+    assert "server.wrokers: unknown setting" in found
+    assert any(p.startswith("extras: unknown section") for p in found)
+
+
+def test_missing_required_and_bad_toml() -> None:
+    found = problems('[[providers]]\nname = "x"\nbase_url = "http://a"\n')
+    assert found == ["providers[0].dialect: this setting is required"]
+    assert problems("[server\n")[0].startswith("not valid TOML")
+
+
+def test_price_precision_beyond_the_microcent_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    assert problems(GOOD.replace("output = 0.60", "output = 0.123456789")) == [
+        "models[0].price.output: 0.123456789 has more than 8 decimal places (the unit is 1e-8 USD)"
+    ]
+
+
+def test_cli_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
+    bad = tmp_path / "weir.toml"
+    bad.write_text(GOOD.replace("port = 8080", "port = -1").replace("${OPENAI_API_KEY}", "k"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "weir", "--config", str(bad), "serve"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "server.port: must be between 1 and 65535, got -1" in proc.stderr
+    assert proc.stdout == ""
