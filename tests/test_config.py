@@ -122,3 +122,13 @@ def test_cli_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "server.port: must be between 1 and 65535, got -1" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_the_shipped_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEIR_PEPPER", "an-example-pepper-of-some-length")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    example = Path(__file__).resolve().parents[1] / "deploy" / "weir.example.toml"
+    config = parse_config(example.read_text(), str(example))
+    assert [m.id for m in config.models] == ["gpt-4o-mini", "gpt-4o"]
+    assert config.storage.url == "sqlite:///var/lib/weir/weir.db"

@@ -7,10 +7,16 @@ import os
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from weir.config import Config, load_config
+from weir.dialects.openai_chat import errors as openai_errors
+from weir.errors import GatewayError, InvalidRequest, NotFound
 from weir.gateway import Gateway
+from weir.http.asgi import request_id
 from weir.http.chat import ChatCompletions
 from weir.http.info import Info
 from weir.upstreams.echo import echo_chat
@@ -39,6 +45,30 @@ def create_app(config: Config | None = None) -> Starlette:
         finally:
             await gateway.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+    )
     app.state.gateway = gateway
     return app
+
+
+def _render(request: Request, err: GatewayError) -> Response:
+    headers = dict((k.decode(), v.decode()) for k, v in openai_errors.headers(err, request_id(request.scope)))
+    return Response(openai_errors.render(err), status_code=err.status, headers=headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 in the OpenAI error shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        err: GatewayError = NotFound(f"No route for {request.method} {request.url.path}.")
+    else:
+        err = InvalidRequest(str(exc.detail))
+        err.status = exc.status_code
+    return _render(request, err)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    return _render(request, GatewayError("The gateway failed to handle this request; see its log."))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,8 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
+
+from tests.support.postgres import PostgresServer
 from tests.support.processes import free_port, granian, start, stop, wait_http
 
 PROVIDER_KEY = "sk-provider-canary-0123456789"
@@ -53,6 +57,7 @@ MODELS = [  # (id, aliases, provider, upstream model)
     ("bad-test", [], "mock", "mock-error-400"),
     ("cut-test", [], "mock", "mock-cut"),
     ("down-test", [], "nowhere", "mock-model"),
+    ("slow-test", [], "impatient", "mock-slow"),
 ]
 
 
@@ -91,6 +96,13 @@ base_url = "{upstream}/v1"
 api_keys = ["${{MOCK_PROVIDER_KEY}}"]
 
 [[providers]]
+name = "impatient"
+dialect = "openai"
+base_url = "{upstream}/v1"
+api_keys = ["${{MOCK_PROVIDER_KEY}}"]
+read_timeout_seconds = 0.5
+
+[[providers]]
 name = "nowhere"
 dialect = "openai"
 base_url = "http://127.0.0.1:{free_port()}/v1"
@@ -110,12 +122,32 @@ def mock_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop(proc)
 
 
-@pytest.fixture(scope="session")
-def weir(tmp_path_factory: pytest.TempPathFactory, mock_upstream: str) -> Iterator[Weir]:
-    home = tmp_path_factory.mktemp("weir")
+def postgres_database(server: PostgresServer, name: str) -> str:
+    async def create() -> None:
+        conn = await asyncpg.connect(server.dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return server.dsn_for(name)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def weir(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mock_upstream: str
+) -> Iterator[Weir]:
+    """The gateway under test, once on each store backend."""
+    home = tmp_path_factory.mktemp(f"weir-{request.param}")
+    if request.param == "postgres":
+        storage_url = postgres_database(request.getfixturevalue("postgres_server"), "weir_e2e")
+    else:
+        storage_url = f"sqlite://{home / 'weir.db'}"
     port = free_port()
     config = home / "weir.toml"
-    write_config(config, port, mock_upstream, f"sqlite:///{home / 'weir.db'}", home / "data")
+    write_config(config, port, mock_upstream, storage_url, home / "data")
     env = {"WEIR_TEST_PEPPER": "test-pepper-0123456789abcdef", "MOCK_PROVIDER_KEY": PROVIDER_KEY}
     log = home / "weir.log"
     proc = start([sys.executable, "-m", "weir", "serve", "--config", str(config)], log, env)

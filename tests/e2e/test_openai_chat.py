@@ -9,6 +9,7 @@ import httpx
 import openai
 import orjson
 import pytest
+
 from tests.e2e.conftest import PRICE, PROVIDER_KEY, Weir
 from tests.support import mock_upstream as mock
 
@@ -241,6 +242,14 @@ def test_unreachable_upstream_is_502(client: openai.OpenAI) -> None:
         client.chat.completions.create(model="down-test", messages=MESSAGES)
     assert info.value.status_code == 502
     assert info.value.code == "upstream_unreachable"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_upstream_timeout_is_504(client: openai.OpenAI, stream: bool) -> None:
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model="slow-test", messages=MESSAGES, stream=stream)
+    assert info.value.status_code == 504
+    assert info.value.code == "upstream_timeout"
 
 
 def test_truncated_stream_ends_with_an_error_not_a_clean_finish(client: openai.OpenAI) -> None:

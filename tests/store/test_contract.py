@@ -9,8 +9,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from tests.support.stores import StoreFactory
 
+from tests.support.stores import StoreFactory
 from weir.store.base import AlreadyExists, NotFound, Store, StoreError
 from weir.store.postgres import PostgresStore
 from weir.store.records import Account, ApiKey, KeyLookup, UsageRecord

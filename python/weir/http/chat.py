@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import httpx
+import aiohttp
 import orjson
 from starlette.types import Receive, Scope, Send
 
@@ -25,6 +25,7 @@ from weir.pipeline.authenticate import extract_key
 from weir.pipeline.call import Call, admit
 from weir.pipeline.forward import classify, open_upstream
 from weir.pipeline.passthrough import ChatRequest, parse_chat_request, rewrite_chat_request
+from weir.upstreams.transport import TRANSPORT_ERRORS
 
 CLIENT_CLOSED = 499  # nginx's status for "the client closed the connection first"
 SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
@@ -73,15 +74,14 @@ class ChatCompletions:
         target = call.target
         target.metrics.in_flight.inc()
         try:
+            response = await open_upstream(target, "/chat/completions", request.body, call.request_id)
+            call.first_byte()
             try:
-                response = await open_upstream(target, "/chat/completions", request.body, call.request_id)
-                call.first_byte()
-                try:
-                    body = await response.aread()
-                finally:
-                    await response.aclose()
-            except httpx.HTTPError as exc:
+                body = await response.read()
+            except TRANSPORT_ERRORS as exc:
                 raise classify(exc, target.upstream.name) from exc
+            finally:
+                response.release()
         except GatewayError as err:
             call.status = err.status
             await call.settle(self.gateway.settler)
@@ -89,11 +89,11 @@ class ChatCompletions:
             return
         finally:
             target.metrics.in_flight.dec()
-        call.status = response.status_code
-        if response.is_success:
+        call.status = response.status
+        if 200 <= response.status < 300:
             call.usage = Usage.from_tuple(openai_usage(body))
         cost = await call.settle(self.gateway.settler)
-        headers = self._headers(call, response.headers.get("content-type", "application/json").encode())
+        headers = self._headers(call, response.headers.get("Content-Type", "application/json").encode())
         usage = call.usage
         headers += [
             (b"x-weir-cost-microcents", str(cost).encode()),
@@ -132,15 +132,13 @@ class ChatCompletions:
             call.status = err.status
             await self._refuse(send, err, call.request_id)
             return
+        completed = False
         try:
-            call.status = response.status_code
-            if response.status_code != 200:  # an upstream error before the stream began: pass it through
-                body = await response.aread()
-                call.first_byte()
-                content_type = response.headers.get("content-type", "application/json").encode()
-                await send_whole(send, response.status_code, body, self._headers(call, content_type))
+            call.status = response.status
+            if response.status != 200:  # an upstream error before the stream began: pass it through
+                completed = await self._pass_error(call, response, send)
                 return
-            content_type = response.headers.get("content-type", "text/event-stream").encode()
+            content_type = response.headers.get("Content-Type", "text/event-stream").encode()
             headers = self._headers(call, content_type) + SSE_HEADERS
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             tap = StreamTap("openai_chat", self.gateway.config.server.max_sse_line_bytes)
@@ -155,19 +153,39 @@ class ChatCompletions:
                 call.status = failure.status
                 tail += openai_errors.stream_chunk(failure)
             await send({"type": "http.response.body", "body": tail})
+            completed = failure is None
         finally:
-            await response.aclose()
+            if completed:
+                response.release()  # the connection goes back to the pool
+            else:
+                response.close()  # cancelled or broken: drop the connection and stop the upstream
 
-    async def _relay(self, call: Call, response: httpx.Response, tap: StreamTap, send: Send) -> GatewayError | None:
+    async def _pass_error(self, call: Call, response: aiohttp.ClientResponse, send: Send) -> bool:
+        """Relay an upstream 4xx/5xx answer with its body; False when even that body could not be read."""
+        try:
+            body = await response.read()
+        except TRANSPORT_ERRORS as exc:
+            err = classify(exc, call.target.upstream.name)
+            call.status = err.status
+            await self._refuse(send, err, call.request_id)
+            return False
+        call.first_byte()
+        content_type = response.headers.get("Content-Type", "application/json").encode()
+        await send_whole(send, response.status, body, self._headers(call, content_type))
+        return True
+
+    async def _relay(
+        self, call: Call, response: aiohttp.ClientResponse, tap: StreamTap, send: Send
+    ) -> GatewayError | None:
         """Forward until the upstream ends; return the failure that cut it short, if any."""
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.content.iter_any():
                 call.first_byte()
                 out = tap.feed(chunk)
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
             out = tap.finish()
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             cause = classify(exc, call.target.upstream.name)
             return UpstreamStreamError(f"The upstream stream failed: {cause.message}", code=cause.code)
         except ValueError as exc:  # the tap refused the stream (a line over the size cap)

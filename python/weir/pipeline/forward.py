@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 
 from weir.errors import GatewayError, UpstreamTimeout, UpstreamUnreachable
 from weir.pipeline.route import RouteTarget
+from weir.upstreams.transport import TRANSPORT_ERRORS, is_timeout
 
 
-def classify(exc: httpx.HTTPError, provider: str) -> GatewayError:
-    """httpx (and the aiohttp transport under it) -> 502 unreachable or 504 timeout."""
-    cause = exc.__cause__
-    timed_out = isinstance(cause, TimeoutError) if cause is not None else isinstance(exc, httpx.TimeoutException)
-    if timed_out:
+def classify(exc: BaseException, provider: str) -> GatewayError:
+    """A transport failure -> 504 when it timed out, else 502."""
+    if is_timeout(exc):
         return UpstreamTimeout(f"The upstream provider {provider!r} did not answer in time.")
     return UpstreamUnreachable(f"The upstream provider {provider!r} could not be reached.")
 
 
-async def open_upstream(target: RouteTarget, path: str, body: bytes, request_id: str) -> httpx.Response:
-    """POST `body` to the upstream; the response body is left unread for the caller to stream."""
+async def open_upstream(target: RouteTarget, path: str, body: bytes, request_id: str) -> aiohttp.ClientResponse:
+    """POST `body` to the upstream; returns once the response headers arrived, its body left unread."""
     upstream = target.upstream
-    request = upstream.client.build_request(
-        "POST", upstream.url(path), content=body, headers=upstream.headers(request_id)
-    )
     try:
-        return await upstream.client.send(request, stream=True)
-    except httpx.HTTPError as exc:
+        return await upstream.session.post(upstream.url(path), data=body, headers=upstream.headers(request_id))
+    except TRANSPORT_ERRORS as exc:
         raise classify(exc, upstream.name) from exc

@@ -1,0 +1,75 @@
+"""`weir serve` with no configuration: SQLite in the data directory, the demo account, key and echo model."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+
+from tests.support.processes import free_port, start, stop, wait_http
+
+
+def serve(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {"WEIR_DATA_DIR": str(data_dir), "WEIR_CONFIG": ""}
+    proc = start([sys.executable, "-m", "weir", "serve", "--port", str(port)], log, env)
+    wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
+    return proc
+
+
+def wait_for_text(log: Path, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(pattern, log.read_text())
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{pattern!r} not in:\n{log.read_text()}")
+
+
+def test_first_start_prints_a_working_demo_key_and_curl(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "first.log"
+    proc = serve(tmp_path / "data", port, log)
+    try:
+        key = wait_for_text(log, r"\n  (sk-weir_\S+)\n").group(1)
+        curl = f"curl -N http://127.0.0.1:{port}/v1/chat/completions -H 'Authorization: Bearer {key}'"
+        assert curl in log.read_text()
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
+        words = [
+            c.choices[0].delta.content or ""
+            for c in client.chat.completions.create(
+                model="demo-echo", messages=[{"role": "user", "content": "hello weir"}], stream=True
+            )
+            if c.choices
+        ]
+        assert "".join(words) == "Echo: hello weir"
+        assert len(words) > 1, "the demo reply streams word by word"
+        raw = client.chat.completions.with_raw_response.create(
+            model="demo", messages=[{"role": "user", "content": "again"}]
+        )
+        assert raw.parse().choices[0].message.content == "Echo: again"
+        assert int(raw.headers["x-weir-cost-microcents"]) > 0
+    finally:
+        assert stop(proc) == 0
+    assert (tmp_path / "data" / "weir.db").exists()
+    assert oct((tmp_path / "data" / "pepper").stat().st_mode & 0o777) == "0o600"
+
+    # A second start keeps the account and prints no new key.
+    log2 = tmp_path / "second.log"
+    proc = serve(tmp_path / "data", port, log2)
+    try:
+        wait_for_text(log2, "The demo account exists")
+        assert "sk-weir_" not in log2.read_text()
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json={"model": "demo-echo", "messages": [{"role": "user", "content": "x"}]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert r.status_code == 200, r.text
+    finally:
+        stop(proc)
