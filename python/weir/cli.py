@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 
 from weir import __version__, keys
-from weir.config import DEMO_MODEL, Config, ConfigError, load_config, usd_to_microcents
-from weir.gateway import load_pepper, self_url
+from weir.config import DEMO_MODEL, Config, ConfigError, load_config, self_url, usd_to_microcents
+from weir.keys import load_pepper
 from weir.store import open_store
 from weir.store.base import NotFound as StoreNotFound
 from weir.store.base import Store, StoreError

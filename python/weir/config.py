@@ -338,3 +338,11 @@ def _validate_models(models: list[Model], providers: set[str]) -> list[str]:
             if not r.model:
                 problems.append(f"{at}.routes[{j}].model: must not be empty")
     return problems
+
+
+def self_url(config: Config) -> str:
+    host = config.server.host
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{config.server.port}"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from pathlib import Path
 
 from weir.billing.wallets import Wallets
-from weir.config import Config
+from weir.config import Config, self_url
+from weir.keys import load_pepper
 from weir.pipeline.authenticate import Authenticator
 from weir.pipeline.route import ModelTable
 from weir.pipeline.settle import Settler
@@ -17,34 +16,6 @@ from weir.store.base import Store
 from weir.upstreams.provider import Upstream
 
 log = logging.getLogger("weir")
-
-
-def load_pepper(config: Config) -> bytes:
-    """The HMAC pepper: from the config, else a random one kept in the data directory (made on first use)."""
-    if config.auth.pepper:
-        return config.auth.pepper.encode()
-    path = config.data_path / "pepper"
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fresh = secrets.token_hex(32).encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as f:
-        f.write(fresh)
-    return fresh
-
-
-def self_url(config: Config) -> str:
-    host = config.server.host
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{config.server.port}"
 
 
 class Gateway:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import string
 import zlib
 
 import msgspec
 
+from weir.config import Config
 from weir.store.records import KeyKind
 
 ALPHABET = string.digits + string.ascii_letters
@@ -80,3 +82,23 @@ def secret_hmac(pepper: bytes, secret: str) -> bytes:
 
 def matches(pepper: bytes, secret: str, stored: bytes) -> bool:
     return hmac.compare_digest(secret_hmac(pepper, secret), stored)
+
+
+def load_pepper(config: Config) -> bytes:
+    """The HMAC pepper: from the config, else a random one kept in the data directory (made on first use)."""
+    if config.auth.pepper:
+        return config.auth.pepper.encode()
+    path = config.data_path / "pepper"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = secrets.token_hex(32).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as f:
+        f.write(fresh)
+    return fresh

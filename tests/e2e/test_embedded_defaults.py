@@ -73,3 +73,26 @@ def test_first_start_prints_a_working_demo_key_and_curl(tmp_path: Path) -> None:
         assert r.status_code == 200, r.text
     finally:
         stop(proc)
+
+
+def test_two_workers_share_one_metrics_view(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {"WEIR_DATA_DIR": str(tmp_path / "data"), "WEIR_CONFIG": ""}
+    proc = start([sys.executable, "-m", "weir", "serve", "--port", str(port), "--workers", "2"], log, env)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
+        key = wait_for_text(log, r"\n  (sk-weir_\S+)\n").group(1)
+        with httpx.Client() as client:  # fresh connections, so both workers get requests
+            for _ in range(12):
+                r = client.post(
+                    f"http://127.0.0.1:{port}/v1/chat/completions",
+                    json={"model": "demo", "messages": [{"role": "user", "content": "hi"}]},
+                    headers={"Authorization": f"Bearer {key}", "Connection": "close"},
+                )
+                assert r.status_code == 200, r.text
+            text = client.get(f"http://127.0.0.1:{port}/metrics").text
+        line = 'weir_upstream_requests_total{model="demo-echo",provider="demo",status_class="2xx"} '
+        assert f"{line}12.0" in text, text
+    finally:
+        assert stop(proc) == 0

@@ -42,6 +42,14 @@ class PostgresServer:
     port: int
     user: str
     database: str  # an empty database created at start-up
+    pg_ctl: tuple[str, ...] = ()  # how to stop and start it again (outage tests)
+    options: str = ""
+
+    def stop(self) -> None:
+        assert _run([*self.pg_ctl, "-m", "fast", "-w", "stop"], Path(os.devnull)) == 0
+
+    def start(self) -> None:
+        assert _run([*self.pg_ctl, "-w", "-t", "60", "-o", self.options, "start"], Path(os.devnull)) == 0
 
     def dsn_for(self, database: str) -> str:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
@@ -137,7 +145,7 @@ def throwaway_cluster(bindir: Path) -> Iterator[PostgresServer]:
         else:
             pytest.fail(f"could not start PostgreSQL:\n{_tail(root / 'ctl.log')}\n{_tail(log)}", pytrace=False)
         try:
-            server = PostgresServer("127.0.0.1", port, _SERVER_USER, "weir")
+            server = PostgresServer("127.0.0.1", port, _SERVER_USER, "weir", (*pg_ctl, "-l", str(log)), options)
             createdb = [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", _SERVER_USER]
             if _run([*createdb, server.database], root / "createdb.log") != 0:
                 pytest.fail(f"createdb failed:\n{_tail(root / 'createdb.log')}", pytrace=False)
