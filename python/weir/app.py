@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from weir.config import Config, load_config
 from weir.dialects.openai_chat import errors as openai_errors
@@ -18,18 +19,20 @@ from weir.errors import GatewayError, InvalidRequest, NotFound
 from weir.gateway import Gateway
 from weir.http.asgi import request_id
 from weir.http.chat import ChatCompletions
+from weir.http.hot import HotPaths
 from weir.http.info import Info
 from weir.upstreams.echo import echo_chat
 
 
-def create_app(config: Config | None = None) -> Starlette:
+def create_app(config: Config | None = None) -> ASGIApp:
     if config is None:
         config = load_config(os.environ.get("WEIR_CONFIG") or None)
     gateway = Gateway(config)
     info = Info(gateway)
     chat = ChatCompletions(gateway)
+    hot: dict[str, ASGIApp] = {"/v1/chat/completions": chat}
     routes = [
-        Route("/v1/chat/completions", chat, methods=["POST"]),
+        *(Route(path, endpoint, methods=["POST"]) for path, endpoint in hot.items()),
         Route("/v1/models", info.models, methods=["GET"]),
         Route("/healthz", info.healthz, methods=["GET"]),
         Route("/metrics", info.metrics, methods=["GET"]),
@@ -51,11 +54,11 @@ def create_app(config: Config | None = None) -> Starlette:
         exception_handlers={HTTPException: http_error, Exception: internal_error},
     )
     app.state.gateway = gateway
-    return app
+    return HotPaths(app, hot)
 
 
 def _render(request: Request, err: GatewayError) -> Response:
-    headers = dict((k.decode(), v.decode()) for k, v in openai_errors.headers(err, request_id(request.scope)))
+    headers = dict((k.decode(), v.decode()) for k, v in openai_errors.headers(err, request_id()))
     return Response(openai_errors.render(err), status_code=err.status, headers=headers)
 
 

@@ -110,7 +110,8 @@ def cmd_keys(args: argparse.Namespace, config: Config) -> None:
         if args.action == "create":
             kind: KeyKind = "management" if args.management else "inference"
             plaintext = await _create_key(store, config, args.account, kind, args.name)
-            sys.stderr.write(f"Created a {kind} key for {args.account!r}. It is shown once; store it now.\n")
+            article = "an" if kind == "inference" else "a"
+            sys.stderr.write(f"Created {article} {kind} key for {args.account!r}. It is shown once; store it now.\n")
             sys.stdout.write(plaintext + "\n")
         elif args.action == "list":
             account = await store.get_account(args.account)

@@ -80,6 +80,20 @@ def test_wallet_decreases_by_exactly_the_cost(weir: Weir) -> None:
     assert wait_balance(weir, "wallet-user", before - 2 * expected_cost()) == before - 2 * expected_cost()
 
 
+def test_a_repeated_client_request_id_is_charged_every_time(weir: Weir) -> None:
+    key = weir.new_key("repeat-user", "1")
+    headers = {"Authorization": f"Bearer {key}", "X-Request-ID": "the-same-id"}
+    ids = set()
+    for _ in range(2):
+        r = httpx.post(
+            f"{weir.url}/v1/chat/completions", json={"model": "gpt-test", "messages": MESSAGES}, headers=headers
+        )
+        assert r.status_code == 200
+        ids.add(r.headers["x-weir-request-id"])
+    assert len(ids) == 2 and "the-same-id" not in ids
+    assert wait_balance(weir, "repeat-user", 100_000_000 - 2 * expected_cost()) == 100_000_000 - 2 * expected_cost()
+
+
 def test_stream_without_include_usage_hides_the_usage_chunk(weir: Weir, client: openai.OpenAI) -> None:
     chunks = list(client.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "".join(mock.REPLY_WORDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Iterable
 
@@ -10,7 +11,6 @@ from starlette.types import Message, Receive, Scope, Send
 from weir.errors import InvalidRequest, PayloadTooLarge
 
 Headers = list[tuple[bytes, bytes]]
-_ID_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:
@@ -20,12 +20,14 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def request_id(scope: Scope) -> str:
-    """The caller's X-Request-ID when it is short and plain, else a new one."""
-    given = header(scope, b"x-request-id")
-    if given and len(given) <= 128 and _ID_CHARS.issuperset(given):
-        return given.decode()
-    return "req_" + secrets.token_hex(12)
+_ID_PREFIX = "req_" + secrets.token_hex(6)  # random per process: ids stay unique across workers and restarts
+_id_counter = itertools.count(1)
+
+
+def request_id() -> str:
+    """A new request id. Always Weir's own: it keys the usage record, so a caller must not be able to choose it
+    (a repeated id would make a second call free)."""
+    return f"{_ID_PREFIX}{next(_id_counter):010x}"
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

@@ -37,22 +37,26 @@ class ChatCompletions:
         self.requests = RouteCounter("chat_completions")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        rid = request_id(scope)
+        rid = request_id()
         try:
             call, request = await self._admit(scope, receive, rid)
         except GatewayError as err:
+            self.requests.observe(err.status)
             await self._refuse(send, err, rid)
             return
         except ClientGone:
             return
-        if request.stream:
-            await self._stream(call, request, receive, send)
-        else:
-            await self._unary(call, request, send)
+        try:
+            if request.stream:
+                await self._stream(call, request, receive, send)
+            else:
+                await self._unary(call, request, send)
+        finally:
+            self.requests.observe(call.status)
 
     async def _admit(self, scope: Scope, receive: Receive, rid: str) -> tuple[Call, ChatRequest]:
         gw = self.gateway
-        presented = gw_key(scope, gw)
+        presented = extract_key(scope["headers"], scope.get("query_string", b""), gw.extra_key_headers)
         raw = await read_body(scope, receive, gw.config.server.max_body_bytes)
         principal = await gw.auth.authenticate(presented, "inference")
         payload = parse_chat_request(raw)
@@ -63,7 +67,6 @@ class ChatCompletions:
         return Call(rid, principal, model, target, request.stream), request
 
     async def _refuse(self, send: Send, err: GatewayError, rid: str) -> None:
-        self.requests.observe(err.status)
         await send_whole(send, err.status, openai_errors.render(err), openai_errors.headers(err, rid))
 
     def _headers(self, call: Call, content_type: bytes) -> list[tuple[bytes, bytes]]:
@@ -102,7 +105,6 @@ class ChatCompletions:
             (b"x-weir-output-tokens", str(usage.output).encode()),
             (b"x-weir-reasoning-tokens", str(usage.reasoning).encode()),
         ]
-        self.requests.observe(call.status)
         await send_whole(send, call.status, body, headers)
 
     async def _stream(self, call: Call, request: ChatRequest, receive: Receive, send: Send) -> None:
@@ -120,7 +122,6 @@ class ChatCompletions:
         finally:
             watcher.cancel()
             target.metrics.in_flight.dec()
-            self.requests.observe(call.status)
             await call.settle(self.gateway.settler)
 
     async def _pump(self, call: Call, request: ChatRequest, send: Send) -> None:
@@ -208,7 +209,3 @@ class ChatCompletions:
         if done is not None:
             tail += done
         return tail
-
-
-def gw_key(scope: Scope, gw: Gateway) -> str | None:
-    return extract_key(scope["headers"], scope.get("query_string", b""), gw.extra_key_headers)

@@ -20,11 +20,14 @@ log = logging.getLogger("weir.settle")
 
 
 class Settler:
-    def __init__(self, store: Store, wallets: Wallets, *, queue_size: int, batch_size: int) -> None:
+    def __init__(
+        self, store: Store, wallets: Wallets, *, queue_size: int, batch_size: int, linger: float = 0.02
+    ) -> None:
         self._store = store
         self._wallets = wallets
         self._queue: asyncio.Queue[UsageRecord] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = batch_size
+        self._linger = linger  # how long a commit waits for more records to join it
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -37,7 +40,6 @@ class Settler:
             await self._queue.put(record)
         else:
             self._queue.put_nowait(record)
-        USAGE_QUEUE.inc()
 
     async def close(self, timeout: float = 30.0) -> None:
         """Flush everything queued (waiting up to `timeout` seconds for the store), then stop."""
@@ -57,12 +59,14 @@ class Settler:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            if self._linger and self._queue.qsize() < self._batch_size:
+                await asyncio.sleep(self._linger)
             while len(batch) < self._batch_size and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            USAGE_QUEUE.set(self._queue.qsize() + len(batch))
             await self._commit(batch)
             for _ in batch:
                 self._queue.task_done()
-            USAGE_QUEUE.dec(len(batch))
 
     async def _commit(self, batch: list[UsageRecord]) -> None:
         delay = 0.05
