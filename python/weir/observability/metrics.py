@@ -6,6 +6,7 @@ With several granian workers, PROMETHEUS_MULTIPROC_DIR is set by `weir serve` an
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from prometheus_client import (
@@ -49,6 +50,9 @@ TOKENS = Counter("weir_tokens_total", "Tokens metered, by type", ["provider", "m
 COST = Counter("weir_cost_usd_total", "Money charged to wallets, in USD", ["provider", "model"])
 IN_FLIGHT = Gauge("weir_in_flight_requests", "Upstream calls in progress", ["provider"], multiprocess_mode="livesum")
 USAGE_QUEUE = Gauge("weir_usage_queue_depth", "Usage records waiting to be committed", multiprocess_mode="livesum")
+EVENT_LOOP_TASKS = Gauge(
+    "weir_event_loop_tasks", "asyncio tasks alive in the worker that answered the scrape", multiprocess_mode="livesum"
+)
 USAGE_WRITE_ERRORS = Counter("weir_usage_write_errors_total", "Failed group commits of usage records (retried)")
 
 
@@ -83,6 +87,7 @@ def status_class(status: int) -> str:
 
 
 def exposition() -> tuple[bytes, str]:
+    EVENT_LOOP_TASKS.set(len(asyncio.all_tasks()))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
