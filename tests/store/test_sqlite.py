@@ -25,9 +25,10 @@ async def test_creates_parent_directories_and_uses_wal(tmp_path: Path) -> None:
 
 
 async def test_foreign_keys_are_enforced(sqlite_store: SqliteStore) -> None:
-    conn = await sqlite_store._connection()
-    assert list(await conn.execute_fetchall("PRAGMA foreign_keys")) == [(1,)]
-    assert list(await conn.execute_fetchall("PRAGMA busy_timeout")) == [(10_000,)]
+    def pragmas(conn: sqlite3.Connection) -> list[object]:
+        return [conn.execute(f"PRAGMA {name}").fetchone() for name in ("foreign_keys", "busy_timeout")]
+
+    assert await sqlite_store._run(pragmas) == [(1,), (10_000,)]
 
 
 async def test_ledger_refuses_a_second_charge_for_one_request(tmp_path: Path) -> None:
