@@ -226,16 +226,20 @@ def cmd_serve(args: argparse.Namespace, config_path: str | None) -> None:
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops, TaskImpl
 
+    s = config.server
     server = Granian(
         "weir.app:create_app",
         factory=True,
-        address=config.server.host,
-        port=config.server.port,
-        workers=config.server.workers,
+        address=s.host,
+        port=s.port,
+        workers=s.workers,
         interface=Interfaces.ASGI,
-        loop=Loops.uvloop,
+        loop=Loops(s.loop),
+        task_impl=TaskImpl(s.task_impl),
+        http=HTTPModes(s.http),
+        backpressure=s.backpressure,
         log_access=False,
     )
     server.serve()

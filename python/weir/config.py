@@ -37,6 +37,11 @@ class Server(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     data_dir: str = ""  # default: $WEIR_DATA_DIR, else $XDG_DATA_HOME/weir, else ~/.local/share/weir
     max_body_bytes: int = 16 * 1024 * 1024
     max_sse_line_bytes: int = 1024 * 1024
+    # granian tuning (see `granian --help`); the defaults are what bench/ measured best
+    loop: Literal["auto", "asyncio", "uvloop"] = "uvloop"
+    task_impl: Literal["asyncio", "rust"] = "asyncio"
+    http: Literal["auto", "1", "2"] = "auto"
+    backpressure: int | None = None  # most concurrent requests per worker; None: granian's default
 
 
 class Storage(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
