@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
 from weir.billing.wallets import Wallets
 from weir.config import Config, self_url
 from weir.keys import load_pepper
+from weir.observability.metrics import flush_all, flush_every
 from weir.pipeline.authenticate import Authenticator
 from weir.pipeline.route import ModelTable
 from weir.pipeline.settle import Settler
@@ -31,6 +34,7 @@ class Gateway:
         self._store: Store | None = None
         self._auth: Authenticator | None = None
         self._settler: Settler | None = None
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def store(self) -> Store:
@@ -61,10 +65,16 @@ class Gateway:
             batch_size=cfg.storage.usage_batch_size,
         )
         self._settler.start()
+        self._flusher = asyncio.create_task(flush_every(), name="weir-metrics-flush")
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
         if self._settler is not None:
             await self._settler.close()
+        flush_all()
         for upstream in self.upstreams.values():
             await upstream.aclose()
         if self._store is not None:

@@ -91,8 +91,12 @@ def test_two_workers_share_one_metrics_view(tmp_path: Path) -> None:
                     headers={"Authorization": f"Bearer {key}", "Connection": "close"},
                 )
                 assert r.status_code == 200, r.text
+            line = 'weir_upstream_requests_total{model="demo-echo",provider="demo",status_class="2xx"} 12.0'
+            deadline = time.monotonic() + 5  # each worker flushes its counts every second
             text = client.get(f"http://127.0.0.1:{port}/metrics").text
-        line = 'weir_upstream_requests_total{model="demo-echo",provider="demo",status_class="2xx"} '
-        assert f"{line}12.0" in text, text
+            while line not in text and time.monotonic() < deadline:
+                time.sleep(0.2)
+                text = client.get(f"http://127.0.0.1:{port}/metrics").text
+        assert line in text, text
     finally:
         assert stop(proc) == 0

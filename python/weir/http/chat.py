@@ -75,7 +75,7 @@ class ChatCompletions:
 
     async def _unary(self, call: Call, request: ChatRequest, send: Send) -> None:
         target = call.target
-        target.metrics.in_flight.inc()
+        target.metrics.in_flight.n += 1
         try:
             response = await open_upstream(target, "/chat/completions", request.body, call.request_id)
             call.first_byte()
@@ -91,7 +91,7 @@ class ChatCompletions:
             await self._refuse(send, err, call.request_id)
             return
         finally:
-            target.metrics.in_flight.dec()
+            target.metrics.in_flight.n -= 1
         call.status = response.status
         if 200 <= response.status < 300:
             call.usage = Usage.from_tuple(openai_usage(body))
@@ -109,7 +109,7 @@ class ChatCompletions:
 
     async def _stream(self, call: Call, request: ChatRequest, receive: Receive, send: Send) -> None:
         target = call.target
-        target.metrics.in_flight.inc()
+        target.metrics.in_flight.n += 1
         pump = asyncio.ensure_future(self._pump(call, request, send))
         watcher = asyncio.ensure_future(wait_for_disconnect(receive))
         try:
@@ -121,7 +121,7 @@ class ChatCompletions:
                 await pump
         finally:
             watcher.cancel()
-            target.metrics.in_flight.dec()
+            target.metrics.in_flight.n -= 1
             await call.settle(self.gateway.settler)
 
     async def _pump(self, call: Call, request: ChatRequest, send: Send) -> None:

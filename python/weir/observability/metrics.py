@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from bisect import bisect_left
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -56,30 +57,128 @@ EVENT_LOOP_TASKS = Gauge(
 USAGE_WRITE_ERRORS = Counter("weir_usage_write_errors_total", "Failed group commits of usage records (retried)")
 
 
-class RouteMetrics:
-    """The label children of one (provider, model) route, resolved once at start-up."""
+class _Tally:
+    """A histogram's observations since the last flush: bucket counts and the sum, in plain Python."""
 
-    __slots__ = ("by_status", "cost", "duration", "in_flight", "tokens", "ttfb")
+    __slots__ = ("buckets", "child", "sum")
+
+    def __init__(self, child: Histogram) -> None:
+        self.child = child
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.buckets[bisect_left(LATENCY_BUCKETS, value)] += 1
+        self.sum += value
+
+    def flush(self) -> None:
+        # prometheus_client has no bulk observe; its Histogram keeps per-bucket values and a sum, which we add
+        # to directly (the same two steps its observe() takes, once per bucket instead of once per call).
+        buckets, self.buckets = self.buckets, [0] * len(self.buckets)
+        total, self.sum = self.sum, 0.0
+        if not any(buckets):
+            return
+        child = self.child
+        child._sum.inc(total)
+        for i, n in enumerate(buckets):
+            if n:
+                child._buckets[i].inc(n)
+
+
+class InFlight:
+    """Upstream calls in progress to one provider (shared by its routes), exported at each flush."""
+
+    __slots__ = ("gauge", "n")
+
+    def __init__(self, provider: str) -> None:
+        self.n = 0
+        self.gauge = IN_FLIGHT.labels(provider)
+
+    def flush(self) -> None:
+        self.gauge.set(self.n)
+
+
+_IN_FLIGHT: dict[str, InFlight] = {}
+
+
+def _in_flight(provider: str) -> InFlight:
+    if provider not in _IN_FLIGHT:
+        _IN_FLIGHT[provider] = InFlight(provider)
+        _ALL.append(_IN_FLIGHT[provider])
+    return _IN_FLIGHT[provider]
+
+
+class RouteMetrics:
+    """Per (provider, model) route: counts kept as plain attributes on the hot path (an increment costs ~0.05 us
+    against ~0.8 us for a prometheus_client child), flushed into the exported metrics by `flush_all()` every
+    second and before every scrape."""
+
+    __slots__ = ("_children", "cost_usd", "duration", "in_flight", "status", "tokens", "ttfb")
 
     def __init__(self, provider: str, model: str) -> None:
-        self.by_status = {c: UPSTREAM_REQUESTS.labels(provider, model, c) for c in STATUS_CLASSES}
-        self.duration = UPSTREAM_DURATION.labels(provider, model)
-        self.ttfb = UPSTREAM_TTFB.labels(provider, model)
-        self.tokens = tuple(TOKENS.labels(provider, model, t) for t in TOKEN_TYPES)
-        self.cost = COST.labels(provider, model)
-        self.in_flight = IN_FLIGHT.labels(provider)
+        self.status = [0, 0, 0]  # 2xx, 4xx, 5xx
+        self.tokens = [0, 0, 0, 0]  # TOKEN_TYPES order
+        self.cost_usd = 0.0
+        self.duration = _Tally(UPSTREAM_DURATION.labels(provider, model))
+        self.ttfb = _Tally(UPSTREAM_TTFB.labels(provider, model))
+        self.in_flight = _in_flight(provider)
+        self._children = (
+            [UPSTREAM_REQUESTS.labels(provider, model, c) for c in STATUS_CLASSES],
+            [TOKENS.labels(provider, model, t) for t in TOKEN_TYPES],
+            COST.labels(provider, model),
+        )
+        _ALL.append(self)
+
+    def count(self, status: int) -> None:
+        self.status[0 if status < 400 else 1 if status < 500 else 2] += 1
+
+    def flush(self) -> None:
+        by_status, by_token, cost = self._children
+        for values, children in ((self.status, by_status), (self.tokens, by_token)):
+            for i, n in enumerate(values):
+                if n:
+                    children[i].inc(n)
+                    values[i] = 0
+        if self.cost_usd:
+            cost.inc(self.cost_usd)
+            self.cost_usd = 0.0
+        self.duration.flush()
+        self.ttfb.flush()
 
 
 class RouteCounter:
-    """weir_requests_total children for one gateway route."""
+    """weir_requests_total for one gateway route, kept like RouteMetrics."""
 
-    __slots__ = ("by_status",)
+    __slots__ = ("children", "status")
 
     def __init__(self, route: str) -> None:
-        self.by_status = {c: REQUESTS.labels(route, c) for c in STATUS_CLASSES}
+        self.children = [REQUESTS.labels(route, c) for c in STATUS_CLASSES]
+        self.status = [0, 0, 0]
+        _ALL.append(self)
 
     def observe(self, status: int) -> None:
-        self.by_status[status_class(status)].inc()
+        self.status[0 if status < 400 else 1 if status < 500 else 2] += 1
+
+    def flush(self) -> None:
+        for i, n in enumerate(self.status):
+            if n:
+                self.children[i].inc(n)
+                self.status[i] = 0
+
+
+_ALL: list[RouteMetrics | RouteCounter | InFlight] = []
+
+
+def flush_all() -> None:
+    for item in _ALL:
+        item.flush()
+
+
+async def flush_every(seconds: float = 1.0) -> None:
+    """Run for the life of a worker, so that with several workers every one's counts reach the shared files."""
+    while True:
+        await asyncio.sleep(seconds)
+        flush_all()
 
 
 def status_class(status: int) -> str:
@@ -87,6 +186,7 @@ def status_class(status: int) -> str:
 
 
 def exposition() -> tuple[bytes, str]:
+    flush_all()
     EVENT_LOOP_TASKS.set(len(asyncio.all_tasks()))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -7,7 +7,6 @@ import time
 from weir.billing.meter import ZERO, Usage, cost_microcents, microcents_to_usd
 from weir.billing.wallets import Wallets
 from weir.errors import InsufficientBalance
-from weir.observability.metrics import status_class
 from weir.pipeline.authenticate import Principal
 from weir.pipeline.route import ResolvedModel, RouteTarget
 from weir.pipeline.settle import Settler
@@ -52,18 +51,18 @@ class Call:
         elapsed = time.perf_counter() - self.started
         usage = self.usage
         metrics = self.target.metrics
-        metrics.by_status[status_class(self.status)].inc()
+        metrics.count(self.status)
         metrics.duration.observe(elapsed)
         if self.ttfb is not None:
             metrics.ttfb.observe(self.ttfb)
         if usage is not ZERO:
-            input_, cached, output, reasoning = metrics.tokens
-            input_.inc(usage.input)
-            cached.inc(usage.cached)
-            output.inc(usage.output)
-            reasoning.inc(usage.reasoning)
+            tokens = metrics.tokens
+            tokens[0] += usage.input
+            tokens[1] += usage.cached
+            tokens[2] += usage.output
+            tokens[3] += usage.reasoning
         if cost:
-            metrics.cost.inc(microcents_to_usd(cost))
+            metrics.cost_usd += microcents_to_usd(cost)
         await settler.submit(
             UsageRecord(
                 request_id=self.request_id,
