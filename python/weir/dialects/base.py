@@ -1,0 +1,55 @@
+"""What every dialect package provides, and the translation rules they share.
+
+A dialect package (`dialects/<name>/`) has the same five modules:
+
+- `schema.py`   wire Structs (tolerant readers: unknown fields allowed) and module-level decoders/encoders;
+- `request.py`  `to_canonical(body: bytes) -> Request` (raises InvalidRequest naming the field) and
+                `from_canonical(req: Request, target: Target) -> Egress` (the upstream body);
+- `response.py` `to_canonical(body: bytes) -> Response` and `from_canonical(resp: Response, reply: Reply) -> bytes`;
+- `stream.py`   `ToCanonical` (upstream SSE events -> canonical events) and `FromCanonical` (canonical events ->
+                client SSE bytes), both objects with `feed()` and `finish()`;
+- `errors.py`   `render(err)`, `headers(err, request_id)`, `stream_error(err)` and
+                `from_upstream(status, body) -> GatewayError` (an upstream error body of this dialect).
+
+Rules every converter follows (tests/dialects/test_matrix.py checks them pairwise):
+
+- System prompts: every system/developer message or system block becomes `Request.system`, in order.
+  Claude Code's per-request `x-anthropic-billing-header:` system line is dropped when the target dialect is not
+  Anthropic (it changes every request and would defeat prompt caching upstream).
+- Tool ids: `tool_ids.sanitize` is applied to every tool_use id and every tool_result tool_use_id on the way
+  to a dialect that restricts them, identically on both sides, so pairs still match.
+- Tool results: all tool_result blocks of a turn live in one canonical user message, in order; dialects that
+  use one message per result (OpenAI `tool` messages) split and join them, keeping the order and ids.
+- Thinking: kept with `origin` = the dialect that produced it; sent to an upstream only when the upstream is of
+  that dialect and the block is signed; otherwise dropped (the target could not verify it).
+- `max_tokens`: Anthropic requires it; `Target.default_max_tokens` (per model, from config) fills it when the
+  client sent none.
+- Unknown top-level fields go to `Request.extras` and are sent on only to the same dialect; unknown content
+  becomes `Opaque`. What a translation cannot carry is listed in `Egress.dropped`, which the gateway reports in
+  the `x-weir-dropped` response header: never silently.
+- Usage is canonical (`canonical/usage.py`): input counts cached and cache-write tokens, output counts reasoning.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Target(msgspec.Struct, frozen=True, kw_only=True):
+    """What a request converter needs to know about where the request goes."""
+
+    model: str  # the upstream's model name
+    default_max_tokens: int = 4096
+    stream: bool = False
+
+
+class Egress(msgspec.Struct, frozen=True, kw_only=True):
+    body: bytes
+    dropped: tuple[str, ...] = ()  # fields or content the target dialect cannot carry (reported, not silent)
+
+
+class Reply(msgspec.Struct, frozen=True, kw_only=True):
+    """What a response converter needs to know about the call it answers."""
+
+    model: str  # the model name the client asked for
+    cost_microcents: int | None = None
