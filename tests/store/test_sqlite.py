@@ -31,23 +31,19 @@ async def test_foreign_keys_are_enforced(sqlite_store: SqliteStore) -> None:
     assert await sqlite_store._run(pragmas) == [(1,), (10_000,)]
 
 
-async def test_ledger_refuses_a_second_charge_for_one_request(tmp_path: Path) -> None:
-    """The partial unique index is the last line of defence against double billing."""
+async def test_usage_records_refuse_a_second_row_for_one_request(tmp_path: Path) -> None:
+    """The primary key is the last line of defence against double billing."""
     store = SqliteStore(str(tmp_path / "weir.db"))
     await store.migrate()
     await store.close()
     with sqlite3.connect(tmp_path / "weir.db") as raw:
         raw.execute("INSERT INTO accounts (name, balance_microcents, created_at) VALUES ('a', 0, 0)")
-        insert = (
-            "INSERT INTO ledger (account_id, kind, amount_microcents, balance_after_microcents, request_id,"
-            " created_at) VALUES (1, ?, -1, -1, 'req', 0)"
-        )
-        raw.execute(insert, ("usage",))
-        raw.execute(insert, ("adjustment",))  # other kinds may refer to the same request
+        insert = "INSERT INTO usage_records VALUES ('req', 1, 'k', 'm', 'p', 'u', 200, 1, 0, 1, 0, ?, 1, 1, 0, 0)"
+        raw.execute(insert, (5,))
         try:
-            raw.execute(insert, ("usage",))
+            raw.execute(insert, (7,))
         except sqlite3.IntegrityError as exc:
             assert "UNIQUE" in str(exc)
         else:
-            raise AssertionError("a second usage entry for one request was accepted")
+            raise AssertionError("a second usage record for one request was accepted")
     raw.close()

@@ -40,10 +40,10 @@ UPDATE accounts AS a SET balance_microcents = a.balance_microcents - t.debit
 FROM unnest($1::bigint[], $2::bigint[]) AS t(id, debit) WHERE a.id = t.id
 """
 _INSERT_USAGE_LEDGER = """
-INSERT INTO ledger (account_id, kind, amount_microcents, balance_after_microcents, request_id, created_at)
-SELECT t.account_id, 'usage', t.amount, t.after, t.request_id, $5
+INSERT INTO ledger (account_id, kind, amount_microcents, balance_after_microcents, note, created_at)
+SELECT t.account_id, 'usage', t.amount, t.after, t.note, $5
 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[])
-    WITH ORDINALITY AS t(account_id, amount, after, request_id, n)
+    WITH ORDINALITY AS t(account_id, amount, after, note, n)
 ORDER BY t.n
 """
 _BUMP_KEYS = """
@@ -264,7 +264,8 @@ class PostgresStore:
             plan = c.plan_usage(records, inserted, balances)
             if plan.debits:
                 await conn.execute(_DEBIT, list(plan.debits), list(plan.debits.values()))
-                await conn.execute(_INSERT_USAGE_LEDGER, *map(list, zip(*plan.ledger, strict=True)), c.now_ms())
+                if plan.ledger:
+                    await conn.execute(_INSERT_USAGE_LEDGER, *map(list, zip(*plan.ledger, strict=True)), c.now_ms())
                 await conn.execute(_BUMP_KEYS, list(plan.last_used), list(plan.last_used.values()))
         return plan.settlements
 

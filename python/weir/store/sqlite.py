@@ -261,7 +261,7 @@ def _record_usage(conn: sqlite3.Connection, records: list[UsageRecord]) -> list[
         )
         now = c.now_ms()
         conn.executemany(
-            _INSERT_LEDGER, [(acc, "usage", amount, after, rid, None, now) for acc, amount, after, rid in plan.ledger]
+            _INSERT_LEDGER, [(acc, "usage", amount, after, None, note, now) for acc, amount, after, note in plan.ledger]
         )
         conn.executemany(
             "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, ?1), ?1) WHERE id = ?2",

@@ -49,11 +49,10 @@ CREATE TABLE ledger (
     balance_after_microcents BIGINT NOT NULL,
     request_id               TEXT,
     note                     TEXT,
-    created_at               BIGINT NOT NULL,
-    CHECK (kind <> 'usage' OR request_id IS NOT NULL)
+    created_at               BIGINT NOT NULL
 );
 
 CREATE INDEX ledger_account_id_idx ON ledger (account_id, id);
 
--- A request can be charged at most once.
-CREATE UNIQUE INDEX ledger_usage_request_id_key ON ledger (request_id) WHERE kind = 'usage';
+-- A request is charged at most once: usage_records' primary key is the guard. A 'usage' ledger entry is one
+-- group commit's debit of one account (its note counts the calls); the calls themselves are usage_records.
