@@ -26,14 +26,11 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
-import resource
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -45,8 +42,12 @@ import psutil
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # bench/: the shared weirbench package
 
 from mock_upstream import FIXTURES, UPSTREAM_KEY, NginxMock, free_port  # noqa: E402
+
+from weirbench.loads import run_wrk  # noqa: E402
+from weirbench.procs import Sampler, children_cpu, host_info, tree, tree_cpu, tree_hwm  # noqa: E402
 
 PROXY_VARIANTS = ["httpx", "httpx_aiohttp", "httpx_aiohttp_tuned", "aiohttp"]
 ALL_TARGETS = ["direct", *PROXY_VARIANTS]
@@ -72,48 +73,6 @@ SCENARIOS = {
 
 
 # ----------------------------------------------------------------------------- proxy
-
-
-def tree(pid: int) -> list[psutil.Process]:
-    try:
-        p = psutil.Process(pid)
-        return [p, *p.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def tree_cpu(pid: int) -> float:
-    total = 0.0
-    for p in tree(pid):
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def tree_rss(pid: int) -> int:
-    total = 0
-    for p in tree(pid):
-        try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def tree_hwm(pid: int) -> int:
-    """Sum of VmHWM (lifetime peak RSS) over the tree, bytes."""
-    total = 0
-    for p in tree(pid):
-        try:
-            for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
 
 
 @dataclass
@@ -197,51 +156,6 @@ class Proxy:
 
 
 # ------------------------------------------------------------------------------- wrk
-
-
-def run_wrk(url: str, body: Path, auth: str, conns: int, seconds: int, cpu: str, timeout_s: int) -> dict:
-    cmd = [
-        "taskset", "-c", cpu, "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency",
-        f"--timeout={timeout_s}s", "-s", str(HERE / "post.lua"), url,
-    ]  # fmt: skip
-    env = dict(os.environ, WRK_BODY=str(body), WRK_AUTH=auth)
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + timeout_s + 30)
-    for line in out.stdout.splitlines():
-        if line.startswith("WRKJSON "):
-            res = json.loads(line[len("WRKJSON ") :])
-            break
-    else:
-        raise RuntimeError(f"wrk produced no summary (rc={out.returncode}): {out.stdout}\n{out.stderr}")
-    non2xx = 0
-    for line in out.stdout.splitlines():
-        if "Non-2xx or 3xx responses:" in line:
-            non2xx = int(line.split(":")[1])
-    res["non2xx"] = non2xx
-    res["stdout"] = out.stdout
-    return res
-
-
-class Sampler(threading.Thread):
-    def __init__(self, pid: int | None, interval: float = 0.1) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval, self.peak = pid, interval, 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        while self.pid and not self._halt.wait(self.interval):
-            self.peak = max(self.peak, tree_rss(self.pid))
-
-    def stop(self) -> int:
-        self._halt.set()
-        self.join(timeout=2)
-        if self.pid:
-            self.peak = max(self.peak, tree_rss(self.pid))
-        return self.peak
-
-
-def children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def measure(target: str, scen: Scenario, mock: NginxMock, proxies: dict[str, Proxy], args) -> dict:
@@ -368,23 +282,6 @@ def versions() -> dict:
         except (OSError, subprocess.TimeoutExpired, IndexError):
             v[tool] = None
     return v
-
-
-def host_info() -> dict:
-    model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu_model": model,
-        "cpus": os.cpu_count(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
 
 
 # ----------------------------------------------------------------------------- main

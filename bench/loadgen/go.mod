@@ -1,0 +1,3 @@
+module weir.local/bench/loadgen
+
+go 1.22
