@@ -1,14 +1,18 @@
 //! The stream tap: frames an upstream SSE stream, forwards its bytes verbatim and reads the
-//! usage out of it on the way, holding back the few events the gateway may rewrite.
+//! usage out of it on the way, holding back the end of the stream, which the gateway rewrites.
 
 use crate::sse::{BlockRef, SseError, SseFramer};
 use crate::usage::{Dialect, Disposition, EventReader, Usage};
 
 /// Forwards complete SSE blocks of one upstream stream, reading usage with a dialect's reader.
 ///
-/// Bytes come out only in whole blocks, in input order, unchanged. Held back are the blocks
-/// the reader withholds: the end sentinel (its raw bytes are kept in [`StreamTap::done_raw`])
-/// and a usage-only event (its data is kept in [`StreamTap::usage_data`]).
+/// Bytes come out only in whole blocks, in input order, unchanged, until the reader meets the
+/// event carrying the final usage ([`Disposition::WithholdUsage`]) or the stream's last event
+/// ([`Disposition::Terminal`]). The usage event's data is kept ([`StreamTap::usage_data`]),
+/// and from then on every block is held: its raw bytes are appended to [`StreamTap::tail`]
+/// (another usage event only replaces `usage_data`: the usage is cumulative, so the last one
+/// supersedes the others). The gateway then writes its own rewrite of the usage event followed
+/// by the tail, so the client gets the stream in its order with one usage event, the gateway's.
 pub struct StreamTap {
     framer: SseFramer,
     state: TapState,
@@ -17,7 +21,10 @@ pub struct StreamTap {
 struct TapState {
     reader: Box<dyn EventReader>,
     usage_data: Option<Vec<u8>>,
-    done_raw: Option<Vec<u8>>,
+    tail: Vec<u8>,
+    /// A usage event or the terminal event was seen: every later block goes to `tail`.
+    holding: bool,
+    complete: bool,
     data_events: u64,
     content_seen: bool,
 }
@@ -29,14 +36,16 @@ impl StreamTap {
             state: TapState {
                 reader: dialect.reader(),
                 usage_data: None,
-                done_raw: None,
+                tail: Vec::new(),
+                holding: false,
+                complete: false,
                 data_events: 0,
                 content_seen: false,
             },
         }
     }
 
-    /// The raw bytes of the blocks completed by `chunk`, minus the withheld ones.
+    /// The raw bytes of the blocks completed by `chunk`, minus the held ones.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<u8>, SseError> {
         let mut out = Vec::with_capacity(chunk.len());
         self.feed_into(chunk, &mut out)?;
@@ -62,7 +71,7 @@ impl StreamTap {
         self.framer.finish_with(|block| self.state.take(block, out))
     }
 
-    /// The last usage reported by the stream.
+    /// The usage reported by the stream so far, merged by the dialect's rules.
     pub fn usage(&self) -> Option<Usage> {
         self.state.reader.usage()
     }
@@ -72,17 +81,24 @@ impl StreamTap {
         self.state.usage_data.as_deref()
     }
 
-    /// The raw bytes of the withheld end sentinel block.
-    pub fn done_raw(&self) -> Option<&[u8]> {
-        self.state.done_raw.as_deref()
+    /// The raw bytes of the blocks held after the usage event, and of the terminal event
+    /// (always held); empty when nothing is held.
+    pub fn tail(&self) -> &[u8] {
+        &self.state.tail
     }
 
-    /// Data events forwarded so far (withheld ones not counted).
+    /// Whether the stream's terminal event was seen (the stream was not cut short).
+    pub fn complete(&self) -> bool {
+        self.state.complete
+    }
+
+    /// Data events passed on verbatim, forwarded or held in the tail (the usage event and the
+    /// terminal event not counted).
     pub fn data_events(&self) -> u64 {
         self.state.data_events
     }
 
-    /// Whether a forwarded event carried model output.
+    /// Whether an event passed on carried model output.
     pub fn content_seen(&self) -> bool {
         self.state.content_seen
     }
@@ -91,17 +107,32 @@ impl StreamTap {
 impl TapState {
     fn take(&mut self, block: BlockRef<'_>, out: &mut Vec<u8>) {
         let Some(data) = block.data else {
-            out.extend_from_slice(block.raw); // comments and blank lines
+            self.pass(block.raw, out); // comments and blank lines
             return;
         };
         match self.reader.inspect(block.event, data) {
             Disposition::Forward { content } => {
-                out.extend_from_slice(block.raw);
+                self.pass(block.raw, out);
                 self.data_events += 1;
                 self.content_seen |= content;
             }
-            Disposition::WithholdUsage => self.usage_data = Some(data.to_vec()),
-            Disposition::WithholdDone => self.done_raw = Some(block.raw.to_vec()),
+            Disposition::WithholdUsage => {
+                self.usage_data = Some(data.to_vec());
+                self.holding = true;
+            }
+            Disposition::Terminal => {
+                self.tail.extend_from_slice(block.raw);
+                self.holding = true;
+                self.complete = true;
+            }
+        }
+    }
+
+    fn pass(&mut self, raw: &[u8], out: &mut Vec<u8>) {
+        if self.holding {
+            self.tail.extend_from_slice(raw);
+        } else {
+            out.extend_from_slice(raw);
         }
     }
 }
@@ -122,17 +153,38 @@ mod tests {
     const USAGE_DATA: &[u8] = b"{\"choices\":[],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":10,\
         \"prompt_tokens_details\":{\"cached_tokens\":3},\"completion_tokens_details\":{\"reasoning_tokens\":4}}}";
 
+    const ANTHROPIC: &[u8] = b"event: message_start\n\
+        data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"content\":[],\
+        \"usage\":{\"input_tokens\":25,\"cache_creation_input_tokens\":10,\"cache_read_input_tokens\":100,\
+        \"output_tokens\":1}}}\n\n\
+        event: content_block_start\r\n\
+        data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\r\n\r\n\
+        event: ping\n\
+        data: {\"type\": \"ping\"}\n\n\
+        event: content_block_delta\n\
+        data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n\
+        event: content_block_stop\n\
+        data: {\"type\":\"content_block_stop\",\"index\":0}\n\n\
+        event: message_delta\n\
+        data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":15}}\n\n\
+        : after the usage\n\n\
+        event: ping\n\
+        data: {\"type\": \"ping\"}\n\n\
+        event: message_stop\n\
+        data: {\"type\":\"message_stop\"}\n\n";
+
     struct Outcome {
         forwarded: Vec<u8>,
         usage: Option<Usage>,
         usage_data: Option<Vec<u8>>,
-        done_raw: Option<Vec<u8>>,
+        tail: Vec<u8>,
+        complete: bool,
         data_events: u64,
         content_seen: bool,
     }
 
-    fn tap(chunks: &[&[u8]]) -> Outcome {
-        let mut tap = StreamTap::new(Dialect::OpenAiChat, DEFAULT_MAX_LINE_BYTES);
+    fn tap_dialect(dialect: Dialect, chunks: &[&[u8]]) -> Outcome {
+        let mut tap = StreamTap::new(dialect, DEFAULT_MAX_LINE_BYTES);
         let mut forwarded = Vec::new();
         for chunk in chunks {
             forwarded.extend(tap.feed(chunk).unwrap());
@@ -142,10 +194,25 @@ mod tests {
             forwarded,
             usage: tap.usage(),
             usage_data: tap.usage_data().map(<[u8]>::to_vec),
-            done_raw: tap.done_raw().map(<[u8]>::to_vec),
+            tail: tap.tail().to_vec(),
+            complete: tap.complete(),
             data_events: tap.data_events(),
             content_seen: tap.content_seen(),
         }
+    }
+
+    fn tap(chunks: &[&[u8]]) -> Outcome {
+        tap_dialect(Dialect::OpenAiChat, chunks)
+    }
+
+    fn assert_same(a: &Outcome, b: &Outcome, context: &str) {
+        assert_eq!(a.forwarded, b.forwarded, "{context}");
+        assert_eq!(a.usage, b.usage, "{context}");
+        assert_eq!(a.usage_data, b.usage_data, "{context}");
+        assert_eq!(a.tail, b.tail, "{context}");
+        assert_eq!(a.complete, b.complete, "{context}");
+        assert_eq!(a.data_events, b.data_events, "{context}");
+        assert_eq!(a.content_seen, b.content_seen, "{context}");
     }
 
     #[test]
@@ -155,14 +222,16 @@ mod tests {
         assert!(STREAM.ends_with(&withheld));
         assert_eq!(outcome.forwarded, &STREAM[..STREAM.len() - withheld.len()]);
         assert_eq!(outcome.usage_data.as_deref(), Some(USAGE_DATA));
-        assert_eq!(outcome.done_raw.as_deref(), Some(&b"data: [DONE]\n\n"[..]));
+        assert_eq!(outcome.tail, b"data: [DONE]\n\n");
+        assert!(outcome.complete);
         assert_eq!(
             outcome.usage,
             Some(Usage {
                 input: 19,
                 cached: 3,
                 output: 10,
-                reasoning: 4
+                reasoning: 4,
+                cache_write: 0,
             })
         );
         assert_eq!(outcome.data_events, 3);
@@ -171,15 +240,18 @@ mod tests {
 
     #[test]
     fn every_split_gives_the_same_outcome() {
-        let whole = tap(&[STREAM]);
-        for i in 0..=STREAM.len() {
-            let (a, b) = STREAM.split_at(i);
-            let split = tap(&[a, b]);
-            assert_eq!(split.forwarded, whole.forwarded, "split at {i}");
-            assert_eq!(split.usage, whole.usage);
-            assert_eq!(split.usage_data, whole.usage_data);
-            assert_eq!(split.done_raw, whole.done_raw);
-            assert_eq!(split.data_events, whole.data_events);
+        for (dialect, stream) in [
+            (Dialect::OpenAiChat, STREAM),
+            (Dialect::AnthropicMessages, ANTHROPIC),
+        ] {
+            let whole = tap_dialect(dialect, &[stream]);
+            for i in 0..=stream.len() {
+                let (a, b) = stream.split_at(i);
+                let split = tap_dialect(dialect, &[a, b]);
+                assert_same(&split, &whole, &format!("{} split at {i}", dialect.name()));
+            }
+            let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+            assert_same(&tap_dialect(dialect, &bytes), &whole, "byte by byte");
         }
     }
 
@@ -192,8 +264,10 @@ mod tests {
             b"data: {\"choices\":[]}\n\n"
         );
         assert_eq!(tap.feed(b"NE]").unwrap(), b"");
+        assert!(!tap.complete());
         assert_eq!(tap.finish().unwrap(), b"");
-        assert_eq!(tap.done_raw(), Some(&b"data: [DONE]"[..]));
+        assert_eq!(tap.tail(), b"data: [DONE]");
+        assert!(tap.complete());
         assert_eq!(tap.data_events(), 1);
         assert_eq!(tap.usage(), None);
     }
@@ -210,11 +284,114 @@ mod tests {
                 input: 8,
                 cached: 0,
                 output: 2,
-                reasoning: 0
+                reasoning: 0,
+                cache_write: 0,
             })
         );
         assert_eq!(outcome.usage_data, None);
+        assert_eq!(outcome.tail, b"");
+        assert!(!outcome.complete);
         assert_eq!(outcome.data_events, 1);
+    }
+
+    #[test]
+    fn blocks_after_the_usage_chunk_are_held() {
+        let usage_block = [b"data: ", USAGE_DATA, b"\n\n"].concat();
+        let late = b"data: {\"choices\":[{\"delta\":{\"content\":\"late\"}}]}\n\n";
+        let stream = [
+            &usage_block[..],
+            b": keep-alive\n\n",
+            late,
+            b"data: [DONE]\n\n",
+        ]
+        .concat();
+        let outcome = tap(&[&stream]);
+        assert_eq!(outcome.forwarded, b"");
+        assert_eq!(outcome.usage_data.as_deref(), Some(USAGE_DATA));
+        assert_eq!(outcome.tail, &stream[usage_block.len()..]);
+        assert_eq!(outcome.data_events, 1); // the late chunk, held but passed on
+        assert!(outcome.complete);
+    }
+
+    #[test]
+    fn the_last_of_several_usage_chunks_is_kept() {
+        let first =
+            b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1}}\n\n";
+        let second = b"{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3}}";
+        let stream = [&first[..], b": x\n\n", b"data: ", second, b"\n\n"].concat();
+        let outcome = tap(&[&stream]);
+        assert_eq!(outcome.forwarded, b"");
+        assert_eq!(outcome.usage_data.as_deref(), Some(&second[..]));
+        assert_eq!(outcome.tail, b": x\n\n");
+        assert_eq!(outcome.usage.map(|u| u.output), Some(3));
+        assert!(!outcome.complete);
+    }
+
+    #[test]
+    fn blocks_after_the_terminal_event_are_held() {
+        let stream = b"data: {\"choices\":[]}\n\ndata: [DONE]\n\n: bye\n\ndata: {\"x\":1}\n\n";
+        let outcome = tap(&[stream]);
+        assert_eq!(outcome.forwarded, b"data: {\"choices\":[]}\n\n");
+        assert_eq!(
+            outcome.tail,
+            b"data: [DONE]\n\n: bye\n\ndata: {\"x\":1}\n\n"
+        );
+        assert!(outcome.complete);
+        assert_eq!(outcome.data_events, 2);
+    }
+
+    #[test]
+    fn anthropic_stream() {
+        let outcome = tap_dialect(Dialect::AnthropicMessages, &[ANTHROPIC]);
+        let delta_at = memchr::memmem::find(ANTHROPIC, b"event: message_delta").unwrap();
+        let after_at = memchr::memmem::find(ANTHROPIC, b": after the usage").unwrap();
+        assert_eq!(outcome.forwarded, &ANTHROPIC[..delta_at]);
+        assert_eq!(
+            outcome.usage_data.as_deref(),
+            Some(
+                &b"{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\
+                \"usage\":{\"output_tokens\":15}}"[..]
+            )
+        );
+        assert_eq!(outcome.tail, &ANTHROPIC[after_at..]);
+        assert!(outcome.complete);
+        assert_eq!(
+            outcome.usage,
+            Some(Usage {
+                input: 135,
+                cached: 100,
+                output: 15,
+                reasoning: 0,
+                cache_write: 10,
+            })
+        );
+        assert_eq!(outcome.data_events, 6); // start, 3 content, 2 pings
+        assert!(outcome.content_seen);
+    }
+
+    #[test]
+    fn anthropic_stream_cut_short() {
+        let cut = memchr::memmem::find(ANTHROPIC, b"event: content_block_stop").unwrap();
+        let outcome = tap_dialect(Dialect::AnthropicMessages, &[&ANTHROPIC[..cut]]);
+        assert_eq!(outcome.forwarded, &ANTHROPIC[..cut]);
+        assert_eq!(outcome.tail, b"");
+        assert_eq!(outcome.usage_data, None);
+        assert!(!outcome.complete);
+        assert_eq!(outcome.usage.map(|u| (u.input, u.output)), Some((135, 1)));
+    }
+
+    #[test]
+    fn anthropic_without_event_lines() {
+        let stream =
+            b"data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":4}}}\n\n\
+            data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":2}}\n\n\
+            data: {\"type\":\"message_stop\"}\n\n";
+        let outcome = tap_dialect(Dialect::AnthropicMessages, &[stream]);
+        assert!(outcome.complete);
+        assert_eq!(outcome.usage.map(|u| (u.input, u.output)), Some((4, 2)));
+        assert_eq!(outcome.tail, b"data: {\"type\":\"message_stop\"}\n\n");
+        assert_eq!(outcome.data_events, 1);
+        assert!(!outcome.content_seen);
     }
 
     #[test]
@@ -223,6 +400,7 @@ mod tests {
         assert_eq!(outcome.forwarded, b": ping\n\n: ping\n\n");
         assert_eq!(outcome.data_events, 0);
         assert!(!outcome.content_seen);
+        assert!(!outcome.complete);
     }
 
     #[test]

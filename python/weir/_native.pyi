@@ -1,11 +1,12 @@
-"""SSE framing and usage extraction, in Rust (``rust/``).
+"""SSE framing, usage extraction and token counting, in Rust (``rust/``).
 
-Everything here works on bytes: a stream is fed chunk by chunk as it arrives, and the result
-does not depend on where the chunks were split.
+The SSE and usage functions work on bytes: a stream is fed chunk by chunk as it arrives, and
+the result does not depend on where the chunks were split. Token counting works on str.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import final
 
 @final
@@ -26,13 +27,19 @@ class SseFramer:
 class StreamTap:
     """Forwards an upstream SSE stream verbatim, in whole blocks, while reading its usage.
 
-    Held back from the forwarded bytes: the ``[DONE]`` block (kept as ``done_raw``) and a
-    usage-only chunk, one with a usage object and ``"choices": []`` (its data kept as
-    ``usage_data``).
+    The dialect's reader sorts each event: passed on, the event carrying the final usage, or
+    the stream's terminal event (``[DONE]`` for ``openai_chat``, ``message_stop`` for
+    ``anthropic_messages``). The usage event is held back, its data kept as ``usage_data``
+    (``openai_chat``: the usage-only chunk, with ``"choices": []``; ``anthropic_messages``:
+    ``message_delta``). From then on every block is held, its raw bytes appended to ``tail``;
+    the terminal event is always held there. The caller writes its rewrite of ``usage_data``,
+    then ``tail``. Should a stream hold several usage events, ``usage_data`` is the last one's
+    (usage is cumulative) and the earlier ones are dropped.
     """
 
     def __init__(self, dialect: str, max_line_bytes: int = 1048576) -> None:
-        """``dialect`` is ``"openai_chat"``; any other raises ``ValueError``."""
+        """``dialect`` is ``"openai_chat"`` or ``"anthropic_messages"``; any other raises
+        ``ValueError``."""
 
     def feed(self, chunk: bytes) -> bytes:
         """The bytes to forward now: the blocks completed by ``chunk``, minus held-back ones.
@@ -43,22 +50,43 @@ class StreamTap:
         """What is left at the end of the stream, under the same rules."""
 
     @property
-    def usage(self) -> tuple[int, int, int, int] | None:
-        """``(input, cached, output, reasoning)`` as last reported, or None if never reported.
-        ``input`` includes ``cached`` and ``output`` includes ``reasoning``."""
+    def usage(self) -> tuple[int, int, int, int, int] | None:
+        """``(input, cached, output, reasoning, cache_write)`` as reported so far (for
+        ``anthropic_messages``, ``message_start``'s counts overridden by ``message_delta``'s),
+        or None if never reported. ``input`` includes ``cached`` and ``cache_write``; ``output``
+        includes ``reasoning``."""
 
     @property
     def usage_data(self) -> bytes | None:
-        """The data of the held-back usage chunk."""
+        """The data of the held-back usage event."""
 
     @property
-    def done_raw(self) -> bytes | None:
-        """The raw bytes of the held-back ``[DONE]`` block."""
+    def tail(self) -> bytes:
+        """The raw blocks held after the usage event, and the terminal event; empty when nothing
+        is held."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether the terminal event was seen (a stream cut short never has it)."""
 
     @property
     def data_events(self) -> int:
-        """Data events forwarded so far (held-back ones not counted)."""
+        """Data events passed on verbatim, forwarded or held in ``tail`` (the usage event and
+        the terminal event not counted)."""
 
-def openai_usage(body: bytes) -> tuple[int, int, int, int] | None:
-    """``(input, cached, output, reasoning)`` of a non-streaming chat.completion body, or None
-    when it has no usage."""
+def openai_usage(body: bytes) -> tuple[int, int, int, int, int] | None:
+    """``(input, cached, output, reasoning, cache_write)`` of a non-streaming chat.completion
+    body, or None when it has no usage."""
+
+def anthropic_usage(body: bytes) -> tuple[int, int, int, int, int] | None:
+    """``(input, cached, output, reasoning, cache_write)`` of a non-streaming Anthropic message
+    body (its top-level ``usage``), or None when it has no usage. ``input`` is
+    ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``."""
+
+def count_tokens(text: str, encoding: str) -> int:
+    """The number of tokens of ``text`` in ``encoding`` (``"o200k_base"`` or ``"cl100k_base"``;
+    any other raises ``ValueError``), special-token strings counted as plain text, as
+    tiktoken's ``encode_ordinary`` does. Long texts are counted with the GIL released."""
+
+def count_tokens_many(texts: Sequence[str], encoding: str) -> int:
+    """The total of ``count_tokens(text, encoding)`` over ``texts``, in one call."""

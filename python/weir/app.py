@@ -19,8 +19,10 @@ from weir.errors import GatewayError, InvalidRequest, NotFound
 from weir.gateway import Gateway
 from weir.http.asgi import request_id
 from weir.http.chat import ChatCompletions
+from weir.http.count_tokens import CountTokens
 from weir.http.hot import HotPaths
 from weir.http.info import Info
+from weir.http.messages import Messages
 from weir.upstreams.echo import echo_chat
 
 
@@ -30,7 +32,12 @@ def create_app(config: Config | None = None) -> ASGIApp:
     gateway = Gateway(config)
     info = Info(gateway)
     chat = ChatCompletions(gateway)
-    hot: dict[str, ASGIApp] = {"/v1/chat/completions": chat}
+    messages = Messages(gateway)
+    hot: dict[str, ASGIApp] = {
+        "/v1/chat/completions": chat,
+        "/v1/messages": messages,
+        "/v1/messages/count_tokens": CountTokens(gateway),
+    }
     routes = [
         *(Route(path, endpoint, methods=["POST"]) for path, endpoint in hot.items()),
         Route("/v1/models", info.models, methods=["GET"]),

@@ -66,6 +66,11 @@ class Provider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 600.0  # longest silence allowed while waiting for upstream bytes
     max_connections: int = 1000
+    # Anthropic upstreams: the API version sent when the client's own cannot be forwarded (translated calls),
+    # and the anthropic-beta flags forwarded from clients: ["*"] (the default) forwards all of them; a list keeps
+    # only those (Anthropic-compatible upstreams that refuse unknown betas need one).
+    anthropic_version: str = "2023-06-01"
+    anthropic_betas: list[str] = msgspec.field(default_factory=lambda: ["*"])
 
 
 class Price(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -73,7 +78,8 @@ class Price(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     input: float = 0.0
     output: float = 0.0
-    cached_input: float | None = None
+    cached_input: float | None = None  # cache reads; default: the input price
+    cache_write: float | None = None  # prompt tokens written to the provider's cache; default: the input price
 
 
 class Route(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -86,6 +92,8 @@ class Model(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     aliases: list[str] = []
     price: Price = msgspec.field(default_factory=Price)
     routes: list[Route]
+    max_tokens: int = 4096  # sent to upstreams that require max_tokens (Anthropic) when the client gave none
+    token_encoding: Literal["o200k_base", "cl100k_base"] = "o200k_base"  # for local token counts
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -301,8 +309,8 @@ def _validate_providers(providers: list[Provider]) -> list[str]:
         seen.add(p.name)
         if p.base_url != "builtin:echo" and not p.base_url.startswith(("http://", "https://")):
             problems.append(f"{at}.base_url: expected an http:// or https:// URL, got {p.base_url!r}")
-        if p.dialect != "openai":
-            problems.append(f"{at}.dialect: {p.dialect!r} upstreams are not supported yet; use 'openai'")
+        if p.dialect == "gemini":
+            problems.append(f"{at}.dialect: 'gemini' upstreams are not supported yet; use 'openai' or 'anthropic'")
         for j, key in enumerate(p.api_keys):
             if not key:
                 problems.append(f"{at}.api_keys[{j}]: is empty")
@@ -324,7 +332,7 @@ def _validate_models(models: list[Model], providers: set[str]) -> list[str]:
                 problems.append(f"{where}: the name {name!r} is already used by {names[name]}")
             else:
                 names[name] = at
-        for field in ("input", "output", "cached_input"):
+        for field in ("input", "output", "cached_input", "cache_write"):
             value = getattr(m.price, field)
             if value is None:
                 continue
@@ -337,6 +345,8 @@ def _validate_models(models: list[Model], providers: set[str]) -> list[str]:
                 problems.append(str(exc))
         if not m.routes:
             problems.append(f"{at}.routes: needs at least one route")
+        if m.max_tokens < 1:
+            problems.append(f"{at}.max_tokens: must be at least 1, got {m.max_tokens}")
         for j, r in enumerate(m.routes):
             if r.provider not in providers:
                 problems.append(f"{at}.routes[{j}].provider: no provider named {r.provider!r}")

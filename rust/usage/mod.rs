@@ -4,16 +4,19 @@
 //! [`EventReader`] that the stream tap calls for each dispatched SSE event. Adding a dialect
 //! means adding its file, a [`Dialect`] variant and one line in [`Dialect::reader`].
 
+use memchr::memchr2;
 use memchr::memmem::Finder;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+pub mod anthropic_messages;
 pub mod openai_chat;
 
-/// Token counts of one call, in the gateway's terms.
+/// Token counts of one call, in the gateway's canonical terms (the same whatever the dialect).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
-    /// All input tokens, cached ones included.
+    /// All input tokens: uncached ones, cache reads (`cached`) and cache writes
+    /// (`cache_write`).
     pub input: u64,
     /// Input tokens served from the provider's prompt cache.
     pub cached: u64,
@@ -21,18 +24,22 @@ pub struct Usage {
     pub output: u64,
     /// Output tokens spent on reasoning.
     pub reasoning: u64,
+    /// Input tokens written to the provider's prompt cache.
+    pub cache_write: u64,
 }
 
 /// The wire dialects whose streams the tap can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     OpenAiChat,
+    AnthropicMessages,
 }
 
 impl Dialect {
     pub fn from_name(name: &str) -> Option<Dialect> {
         match name {
             "openai_chat" => Some(Dialect::OpenAiChat),
+            "anthropic_messages" => Some(Dialect::AnthropicMessages),
             _ => None,
         }
     }
@@ -40,6 +47,7 @@ impl Dialect {
     pub fn name(self) -> &'static str {
         match self {
             Dialect::OpenAiChat => "openai_chat",
+            Dialect::AnthropicMessages => "anthropic_messages",
         }
     }
 
@@ -47,6 +55,7 @@ impl Dialect {
     pub fn reader(self) -> Box<dyn EventReader> {
         match self {
             Dialect::OpenAiChat => Box::new(openai_chat::ChatReader::default()),
+            Dialect::AnthropicMessages => Box::new(anthropic_messages::MessagesReader::default()),
         }
     }
 }
@@ -54,13 +63,14 @@ impl Dialect {
 /// What the tap does with one dispatched event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
-    /// Forward it now; `content` tells whether it carries model output (as opposed to
+    /// Pass it on verbatim; `content` tells whether it carries model output (as opposed to
     /// bookkeeping such as a ping).
     Forward { content: bool },
-    /// Hold back an event that only reports usage; its data is kept.
+    /// The event carrying the final usage, which the gateway rewrites: its data is kept, and
+    /// it and every later block are held back.
     WithholdUsage,
-    /// Hold back the end-of-stream sentinel; its raw bytes are kept.
-    WithholdDone,
+    /// The stream's last event (its end sentinel): always held back, raw.
+    Terminal,
 }
 
 /// Reads the usage of one stream, event by event.
@@ -116,6 +126,100 @@ pub(crate) fn skip_ws(doc: &[u8], mut at: usize) -> usize {
         at += 1;
     }
     at
+}
+
+/// The offset of the value of `key` in the top-level object of a JSON document (the first such
+/// key), found by stepping over the values before it without parsing them: strings are skipped
+/// with memchr, so long texts cost little. Keys are compared raw (escapes are not decoded).
+/// None when the document is not an object, lacks the key, or is malformed before it.
+pub(crate) fn top_level_value(doc: &[u8], key: &[u8]) -> Option<usize> {
+    let mut at = skip_ws(doc, 0);
+    if doc.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip_ws(doc, at + 1);
+    loop {
+        if doc.get(at) != Some(&b'"') {
+            return None; // the end of the object, or not JSON
+        }
+        let end = string_end(doc, at)?;
+        let name = &doc[at + 1..end - 1];
+        at = skip_ws(doc, end);
+        if doc.get(at) != Some(&b':') {
+            return None;
+        }
+        at = skip_ws(doc, at + 1);
+        if at >= doc.len() {
+            return None;
+        }
+        if name == key {
+            return Some(at);
+        }
+        at = skip_ws(doc, skip_value(doc, at)?);
+        if doc.get(at) != Some(&b',') {
+            return None;
+        }
+        at = skip_ws(doc, at + 1);
+    }
+}
+
+/// The raw contents of a top-level string value (escapes not decoded).
+pub(crate) fn top_level_str<'a>(doc: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let at = top_level_value(doc, key)?;
+    if doc[at] != b'"' {
+        return None;
+    }
+    let end = string_end(doc, at)?;
+    Some(&doc[at + 1..end - 1])
+}
+
+/// `doc[at]` is an opening quote: the offset just past the closing one.
+fn string_end(doc: &[u8], at: usize) -> Option<usize> {
+    let mut i = at + 1;
+    loop {
+        i += memchr2(b'"', b'\\', doc.get(i..)?)?;
+        if doc[i] == b'"' {
+            return Some(i + 1);
+        }
+        i += 2; // a backslash and the byte it escapes
+    }
+}
+
+/// The offset just past the JSON value that starts at `doc[at]`.
+fn skip_value(doc: &[u8], at: usize) -> Option<usize> {
+    match doc[at] {
+        b'"' => string_end(doc, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = at;
+            while let Some(&byte) = doc.get(i) {
+                match byte {
+                    b'"' => {
+                        i = string_end(doc, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            // A number, true, false or null: up to the next delimiter.
+            let len = doc[at..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(doc.len() - at);
+            Some(at + len)
+        }
+    }
 }
 
 /// A token count, read tolerantly: null, negative or fractional values do not make the
@@ -178,9 +282,57 @@ mod tests {
 
     #[test]
     fn dialect_names_round_trip() {
-        assert_eq!(Dialect::from_name("openai_chat"), Some(Dialect::OpenAiChat));
+        for dialect in [Dialect::OpenAiChat, Dialect::AnthropicMessages] {
+            assert_eq!(Dialect::from_name(dialect.name()), Some(dialect));
+        }
         assert_eq!(Dialect::OpenAiChat.name(), "openai_chat");
+        assert_eq!(Dialect::AnthropicMessages.name(), "anthropic_messages");
         assert_eq!(Dialect::from_name("OpenAI"), None);
+        assert_eq!(Dialect::from_name("anthropic"), None);
+    }
+
+    fn top_type(doc: &[u8]) -> Option<&[u8]> {
+        top_level_str(doc, b"type")
+    }
+
+    #[test]
+    fn top_level_keys_only() {
+        assert_eq!(top_type(br#"{"type":"ping"}"#), Some(&b"ping"[..]));
+        assert_eq!(top_type(b" {\n\"type\" :\t\"a\" }"), Some(&b"a"[..]));
+        // Nested keys, keys inside strings and escaped quotes are stepped over.
+        let doc = br#"{"message":{"type":"message","content":[{"type":"x","s":"}]\"type\":1"}]},
+            "n":-1.5e3,"t":true,"z":null,"e":{},"a":[],"k\"type":"no","type":"message_start"}"#;
+        assert_eq!(top_type(doc), Some(&b"message_start"[..]));
+        assert_eq!(top_type(br#"{"type":"a","type":"b"}"#), Some(&b"a"[..]));
+        assert_eq!(
+            top_type(br#"{"type":"say \"hi\""}"#),
+            Some(&br#"say \"hi\""#[..])
+        );
+        assert_eq!(
+            top_level_value(br#"{"a":1,"usage":{"x":2}}"#, b"usage"),
+            Some(15)
+        );
+    }
+
+    #[test]
+    fn top_level_misses() {
+        for doc in [
+            &br#"{"a":{"type":"nested"}}"#[..],
+            br#"{"type":3}"#,
+            br#"["type","x"]"#,
+            br#"{"a":"unterminated"#,
+            br#"{"a":"x\"#,
+            br#"{"a":[1,2"#,
+            br#"{"a":1 "type":"x"}"#,
+            br#"{"a" 1,"type":"x"}"#,
+            br#"{"type":"#,
+            br#"{"type""#,
+            b"",
+            b"{",
+            b"[DONE]",
+        ] {
+            assert_eq!(top_type(doc), None, "{}", String::from_utf8_lossy(doc));
+        }
     }
 
     #[test]

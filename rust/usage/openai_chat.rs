@@ -1,7 +1,8 @@
 //! OpenAI Chat Completions: `usage` of a `chat.completion` body or of a stream chunk.
 //!
-//! `prompt_tokens` already includes `prompt_tokens_details.cached_tokens`, and
-//! `completion_tokens` already includes `completion_tokens_details.reasoning_tokens`.
+//! `prompt_tokens` already includes `prompt_tokens_details.cached_tokens` (and
+//! `prompt_tokens_details.cache_write_tokens`, reported by some OpenAI-compatible providers),
+//! and `completion_tokens` already includes `completion_tokens_details.reasoning_tokens`.
 //! With `stream_options.include_usage` every chunk carries `"usage":null` and one last chunk,
 //! with `"choices":[]`, carries the totals.
 
@@ -26,6 +27,8 @@ struct WireUsage {
 struct PromptDetails {
     #[serde(default)]
     cached_tokens: Count,
+    #[serde(default)]
+    cache_write_tokens: Count,
 }
 
 #[derive(Deserialize)]
@@ -46,13 +49,15 @@ pub fn usage_from_json(doc: &[u8]) -> Option<Usage> {
         if wire.prompt_tokens.is_none() && wire.completion_tokens.is_none() {
             return None;
         }
+        let prompt = wire.prompt_tokens_details.as_ref();
         Some(Usage {
             input: wire.prompt_tokens.unwrap_or_default().0,
-            cached: wire.prompt_tokens_details.map_or(0, |d| d.cached_tokens.0),
+            cached: prompt.map_or(0, |d| d.cached_tokens.0),
             output: wire.completion_tokens.unwrap_or_default().0,
             reasoning: wire
                 .completion_tokens_details
                 .map_or(0, |d| d.reasoning_tokens.0),
+            cache_write: prompt.map_or(0, |d| d.cache_write_tokens.0),
         })
     })
 }
@@ -65,8 +70,9 @@ pub fn has_empty_choices(doc: &[u8]) -> bool {
         .is_some_and(|at| doc[at] == b'[' && doc.get(skip_ws(doc, at + 1)) == Some(&b']'))
 }
 
-/// Reads a Chat Completions stream: holds back `[DONE]` and the usage-only last chunk, and
-/// keeps the last usage seen (OpenAI's usage is cumulative).
+/// Reads a Chat Completions stream: the usage-only last chunk (a usage object and
+/// `"choices": []`) is [`Disposition::WithholdUsage`], `[DONE]` is [`Disposition::Terminal`],
+/// and the last usage seen is kept (OpenAI's usage is cumulative).
 #[derive(Debug, Default)]
 pub struct ChatReader {
     usage: Option<Usage>,
@@ -75,7 +81,7 @@ pub struct ChatReader {
 impl EventReader for ChatReader {
     fn inspect(&mut self, _event: Option<&[u8]>, data: &[u8]) -> Disposition {
         if data.trim_ascii() == b"[DONE]" {
-            return Disposition::WithholdDone;
+            return Disposition::Terminal;
         }
         if let Some(usage) = usage_from_json(data) {
             self.usage = Some(usage);
@@ -101,6 +107,7 @@ mod tests {
             cached,
             output,
             reasoning,
+            cache_write: 0,
         })
     }
 
@@ -134,6 +141,25 @@ mod tests {
             usage_from_json(br#"{"usage":{"completion_tokens":7,"prompt_tokens_details":{}}}"#),
             usage(0, 0, 7, 0)
         );
+    }
+
+    #[test]
+    fn cache_writes() {
+        let doc = br#"{"usage":{"prompt_tokens":100,"completion_tokens":3,
+            "prompt_tokens_details":{"cached_tokens":60,"cache_write_tokens":30}}}"#;
+        assert_eq!(
+            usage_from_json(doc),
+            Some(Usage {
+                input: 100,
+                cached: 60,
+                output: 3,
+                reasoning: 0,
+                cache_write: 30,
+            })
+        );
+        let doc =
+            br#"{"usage":{"prompt_tokens":9,"prompt_tokens_details":{"cache_write_tokens":null}}}"#;
+        assert_eq!(usage_from_json(doc), usage(9, 0, 0, 0));
     }
 
     #[test]
@@ -195,8 +221,8 @@ mod tests {
         let last = br#"{"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5}}"#;
         assert_eq!(reader.inspect(None, last), Disposition::WithholdUsage);
         assert_eq!(reader.usage(), usage(2, 0, 5, 0));
-        assert_eq!(reader.inspect(None, b"[DONE]"), Disposition::WithholdDone);
-        assert_eq!(reader.inspect(None, b" [DONE] "), Disposition::WithholdDone);
+        assert_eq!(reader.inspect(None, b"[DONE]"), Disposition::Terminal);
+        assert_eq!(reader.inspect(None, b" [DONE] "), Disposition::Terminal);
         assert_eq!(reader.usage(), usage(2, 0, 5, 0));
     }
 

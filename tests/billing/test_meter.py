@@ -12,7 +12,7 @@ from weir.config import Price
 
 def test_prices_convert_exactly() -> None:
     price = TokenPrice.from_config(Price(input=0.15, output=0.6, cached_input=0.075))
-    assert price == TokenPrice(input=15_000_000, output=60_000_000, cached_input=7_500_000)
+    assert price == TokenPrice(input=15_000_000, output=60_000_000, cached_input=7_500_000, cache_write=15_000_000)
 
 
 def test_cached_falls_back_to_input() -> None:
@@ -25,7 +25,20 @@ def test_one_token_at_a_tiny_price_costs_one_microcent() -> None:
 
 
 def test_zero_usage_costs_nothing() -> None:
-    assert cost_microcents(Usage(), TokenPrice(1, 2, 3)) == 0
+    assert cost_microcents(Usage(), TokenPrice(1, 2, 3, 4)) == 0
+
+
+def test_cache_reads_and_writes_have_their_own_prices() -> None:
+    # Anthropic-style: 3 USD input, 0.30 cache reads, 3.75 cache writes, 15 output (per 1M tokens).
+    price = TokenPrice.from_config(Price(input=3, output=15, cached_input=0.3, cache_write=3.75))
+    usage = Usage(input=10_000, cached=6_000, cache_write=3_000, output=500)
+    # 1,000 plain x 3 + 6,000 x 0.30 + 3,000 x 3.75 + 500 x 15 = 3,000 + 1,800 + 11,250 + 7,500 = 23,550 USD-units
+    assert cost_microcents(usage, price) == 23_550 * 100  # USD per 1M tokens x tokens / 1M, in microcents
+
+
+def test_cache_counts_never_make_the_uncached_part_negative() -> None:
+    price = TokenPrice.from_config(Price(input=1, output=1))
+    assert cost_microcents(Usage(input=10, cached=8, cache_write=8), price) == 10 * 100
 
 
 prices = st.decimals(min_value=0, max_value=100, places=6)

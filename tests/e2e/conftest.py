@@ -58,6 +58,12 @@ MODELS = [  # (id, aliases, provider, upstream model)
     ("cut-test", [], "mock", "mock-cut"),
     ("down-test", [], "nowhere", "mock-model"),
     ("slow-test", [], "impatient", "mock-slow"),
+    # Anthropic-dialect upstream (the mock's /v1/messages): reached by Anthropic clients as a passthrough, by
+    # OpenAI clients through the canonical form.
+    ("claude-test", ["claude-sonnet-test"], "anthropic-mock", "mock-model"),
+    ("claude-tools", [], "anthropic-mock", "mock-tools"),
+    ("claude-broken", [], "anthropic-mock", "mock-error-500"),
+    ("claude-cut", [], "anthropic-mock", "mock-cut"),
 ]
 
 
@@ -79,7 +85,7 @@ routes = [{{ provider = "{provider}", model = "{upstream_model}" }}]
 host = "127.0.0.1"
 port = {port}
 data_dir = "{data_dir}"
-max_body_bytes = 65536
+max_body_bytes = 262144
 
 [storage]
 url = "{storage_url}"
@@ -94,6 +100,13 @@ name = "mock"
 dialect = "openai"
 base_url = "{upstream}/v1"
 api_keys = ["${{MOCK_PROVIDER_KEY}}"]
+
+[[providers]]
+name = "anthropic-mock"
+dialect = "anthropic"
+base_url = "{upstream}"
+api_keys = ["${{MOCK_PROVIDER_KEY}}"]
+anthropic_betas = ["fine-grained-tool-streaming-2025-05-14"]
 
 [[providers]]
 name = "impatient"

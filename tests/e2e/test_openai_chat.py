@@ -207,7 +207,7 @@ def test_unknown_model_is_404_model_not_found(client: openai.OpenAI) -> None:
 
 
 def test_body_over_the_cap_is_413(weir: Weir, key: str) -> None:
-    big = {"model": "gpt-test", "messages": [{"role": "user", "content": "x" * 70_000}]}
+    big = {"model": "gpt-test", "messages": [{"role": "user", "content": "x" * 300_000}]}
     r = httpx.post(f"{weir.url}/v1/chat/completions", json=big, headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "request_too_large"

@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -70,24 +71,119 @@ def reference_events(stream: bytes) -> list[tuple[str | None, bytes]]:
 class RefTap:
     forwarded: bytes
     usage_data: bytes | None
-    done_raw: bytes | None
+    tail: bytes
+    complete: bool
     data_events: int
 
 
+class _Holder:
+    """The tap's holding rule: blocks pass until the usage event or the terminal event, then go to the tail."""
+
+    def __init__(self) -> None:
+        self.forwarded: list[bytes] = []
+        self.tail: list[bytes] = []
+        self.holding = False
+        self.complete = False
+        self.usage_data: bytes | None = None
+        self.data_events = 0
+
+    def passed(self, block: RefBlock) -> None:
+        (self.tail if self.holding else self.forwarded).append(block.raw)
+        if block.data is not None:
+            self.data_events += 1
+
+    def usage(self, block: RefBlock) -> None:
+        self.usage_data = block.data
+        self.holding = True
+
+    def terminal(self, block: RefBlock) -> None:
+        self.tail.append(block.raw)
+        self.holding = self.complete = True
+
+    def result(self) -> RefTap:
+        return RefTap(b"".join(self.forwarded), self.usage_data, b"".join(self.tail), self.complete, self.data_events)
+
+
 def reference_openai_tap(stream: bytes) -> RefTap:
-    forwarded: list[bytes] = []
-    usage_data = done_raw = None
-    data_events = 0
+    tap = _Holder()
     for block in reference_blocks(stream):
         if block.data is None:
-            forwarded.append(block.raw)
+            tap.passed(block)
         elif block.data == b"[DONE]":
-            done_raw = block.raw
+            tap.terminal(block)
         else:
             chunk = json.loads(block.data)
             if chunk.get("usage") and chunk.get("choices") == []:
-                usage_data = block.data
+                tap.usage(block)
             else:
-                forwarded.append(block.raw)
-                data_events += 1
-    return RefTap(b"".join(forwarded), usage_data, done_raw, data_events)
+                tap.passed(block)
+    return tap.result()
+
+
+def _json_object(data: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def reference_anthropic_tap(stream: bytes) -> RefTap:
+    tap = _Holder()
+    for block in reference_blocks(stream):
+        if block.data is None:
+            tap.passed(block)
+            continue
+        event = _json_object(block.data)
+        kind = block.event or (event or {}).get("type")
+        if kind == "message_delta" and event is not None:
+            tap.usage(block)
+        elif kind == "message_stop":
+            tap.terminal(block)
+        else:
+            tap.passed(block)
+    return tap.result()
+
+
+Usage5 = tuple[int, int, int, int, int]
+
+_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
+
+
+def _canonical(counts: dict[str, int]) -> Usage5:
+    read = counts.get("cache_read_input_tokens", 0)
+    write = counts.get("cache_creation_input_tokens", 0)
+    return (
+        counts.get("input_tokens", 0) + read + write,
+        read,
+        counts.get("output_tokens", 0),
+        counts.get("thinking_tokens", 0),
+        write,
+    )
+
+
+def reference_anthropic_usage(stream: bytes) -> Usage5 | None:
+    """message_start's message.usage, then each message_delta's present counts override (the SDK's
+    accumulate_event), in Weir's canonical convention."""
+    counts: dict[str, int] = {}
+    for event_type, data in reference_events(stream):
+        event = _json_object(data)
+        if event is None:
+            continue
+        kind = event_type or event.get("type")
+        if kind == "message_start":
+            usage = (event.get("message") or {}).get("usage")
+            counts = {}
+        elif kind == "message_delta":
+            usage = event.get("usage")
+        else:
+            continue
+        if not isinstance(usage, dict):
+            continue
+        details = usage.get("output_tokens_details") or {}
+        for key, value in [*usage.items(), ("thinking_tokens", details.get("thinking_tokens"))]:
+            if (key in _COUNTS or key == "thinking_tokens") and value is not None:
+                counts[key] = value
+    if not any(key in counts for key in _COUNTS):
+        return None
+    return _canonical(counts)

@@ -15,23 +15,23 @@ STREAMS = fixtures("openai_chat")
 IDS = [name for name, _ in STREAMS]
 CASES = [stream for _, stream in STREAMS]
 
-Usage = tuple[int, int, int, int]
-Outcome = tuple[bytes, Usage | None, bytes | None, bytes | None, int]
+Usage = tuple[int, int, int, int, int]
+Outcome = tuple[bytes, Usage | None, bytes | None, bytes, bool, int]
 
 
 def tap_all(chunks: list[bytes], max_line_bytes: int = 1 << 20) -> Outcome:
     tap = StreamTap("openai_chat", max_line_bytes)
     forwarded = b"".join(tap.feed(chunk) for chunk in chunks) + tap.finish()
-    return forwarded, tap.usage, tap.usage_data, tap.done_raw, tap.data_events
+    return forwarded, tap.usage, tap.usage_data, tap.tail, tap.complete, tap.data_events
 
 
-# (input, cached, output, reasoning), data events forwarded
+# (input, cached, output, reasoning, cache_write), data events passed on
 EXPECTED: dict[str, tuple[Usage | None, int]] = {
-    "text_usage": ((1117, 1024, 46, 0), 9),
-    "tool_call": ((82, 0, 219, 192), 10),
-    "keepalive": ((14, 0, 11, 0), 5),
-    "crlf": ((2048, 1920, 5, 0), 5),
-    "multiline_event_id": ((31, 0, 9, 0), 4),
+    "text_usage": ((1117, 1024, 46, 0, 0), 9),
+    "tool_call": ((82, 0, 219, 192, 0), 10),
+    "keepalive": ((14, 0, 11, 0, 0), 5),
+    "crlf": ((2048, 1920, 5, 0, 0), 5),
+    "multiline_event_id": ((31, 0, 9, 0, 0), 4),
     "no_usage": (None, 5),
 }
 
@@ -42,17 +42,19 @@ def test_every_fixture_has_expectations() -> None:
 
 @pytest.mark.parametrize(("name", "stream"), STREAMS, ids=IDS)
 def test_usage_and_counts(name: str, stream: bytes) -> None:
-    _, usage, _, _, data_events = tap_all([stream])
+    _, usage, _, _, complete, data_events = tap_all([stream])
     assert (usage, data_events) == EXPECTED[name]
+    assert complete  # every fixture ends with [DONE]
 
 
 @pytest.mark.parametrize("stream", CASES, ids=IDS)
 def test_matches_the_reference(stream: bytes) -> None:
-    forwarded, _, usage_data, done_raw, data_events = tap_all([stream])
+    forwarded, _, usage_data, tail, complete, data_events = tap_all([stream])
     ref = reference_openai_tap(stream)
     assert forwarded == ref.forwarded
     assert usage_data == ref.usage_data
-    assert done_raw == ref.done_raw
+    assert tail == ref.tail
+    assert complete == ref.complete
     assert data_events == ref.data_events
 
 
@@ -73,39 +75,50 @@ def test_random_splits_give_same_result(stream: bytes, data: st.DataObject) -> N
 
 def test_withheld_tail_reconstructs_the_input() -> None:
     stream = dict(STREAMS)["text_usage"]
-    forwarded, _, usage_data, done_raw, _ = tap_all([stream])
-    assert usage_data is not None and done_raw == b"data: [DONE]\n\n"
-    assert forwarded + b"data: " + usage_data + b"\n\n" + done_raw == stream
+    forwarded, _, usage_data, tail, _, _ = tap_all([stream])
+    assert usage_data is not None and tail == b"data: [DONE]\n\n"
+    assert forwarded + b"data: " + usage_data + b"\n\n" + tail == stream
     assert json.loads(usage_data)["choices"] == []
 
 
-def test_withheld_blocks_in_the_middle() -> None:
+def test_blocks_after_the_usage_chunk_are_held() -> None:
     stream = dict(STREAMS)["keepalive"]
-    forwarded, _, usage_data, done_raw, _ = tap_all([stream])
-    assert usage_data is not None and done_raw is not None
+    forwarded, _, usage_data, tail, _, _ = tap_all([stream])
+    assert usage_data is not None
     usage_block = b"data: " + usage_data + b"\n\n"
-    # The keep-alive between the usage chunk and [DONE] is forwarded.
-    keep_alive = b": keep-alive\n\n"
-    assert stream == forwarded.removesuffix(keep_alive) + usage_block + keep_alive + done_raw
-    assert forwarded.count(b": keep-alive\n\n") == 2
+    # The keep-alive between the usage chunk and [DONE] is held with [DONE], so it stays after the usage.
+    assert tail == b": keep-alive\n\ndata: [DONE]\n\n"
+    assert stream == forwarded + usage_block + tail
+    assert forwarded.count(b": keep-alive\n\n") == 1
 
 
 def test_crlf_blocks_keep_their_line_ends() -> None:
     stream = dict(STREAMS)["crlf"]
-    forwarded, _, usage_data, done_raw, _ = tap_all([stream])
-    assert done_raw == b"data: [DONE]\r\n\r\n"
-    assert forwarded + b"data: " + (usage_data or b"") + b"\r\n\r\n" + done_raw == stream
+    forwarded, _, usage_data, tail, _, _ = tap_all([stream])
+    assert tail == b"data: [DONE]\r\n\r\n"
+    assert forwarded + b"data: " + (usage_data or b"") + b"\r\n\r\n" + tail == stream
     # Azure's prompt-filter chunk has empty choices but no usage: it is forwarded.
     assert forwarded.startswith(b'data: {"choices":[],"created":0')
 
 
 def test_usage_in_a_content_chunk_is_forwarded() -> None:
     stream = dict(STREAMS)["multiline_event_id"]
-    forwarded, usage, usage_data, done_raw, _ = tap_all([stream])
-    assert usage == (31, 0, 9, 0)
+    forwarded, usage, usage_data, tail, complete, _ = tap_all([stream])
+    assert usage == (31, 0, 9, 0, 0)
     assert usage_data is None
-    assert done_raw == b"data: [DONE]\n"  # the stream ends without its blank line
-    assert forwarded + done_raw == stream
+    assert tail == b"data: [DONE]\n"  # the stream ends without its blank line
+    assert complete
+    assert forwarded + tail == stream
+
+
+@pytest.mark.parametrize("stream", CASES, ids=IDS)
+def test_a_stream_cut_short_is_not_complete(stream: bytes) -> None:
+    cut = stream.rindex(b"data: [DONE]")
+    for end in (cut, cut + len(b"data: [DON")):
+        forwarded, _, usage_data, tail, complete, _ = tap_all([stream[:end]])
+        assert not complete
+        assert tail == b"" or usage_data is not None  # held only after a usage chunk
+        assert b"[DONE]" not in tail
 
 
 def test_forwards_whole_blocks_only() -> None:
@@ -117,16 +130,33 @@ def test_forwards_whole_blocks_only() -> None:
     assert tap.finish() == b""
     assert tap.data_events == 1
     assert tap.usage is None and tap.usage_data is None
-    assert tap.done_raw == b"data: [DONE]\n\n"
+    assert tap.tail == b"data: [DONE]\n\n"
+    assert tap.complete
+
+
+def test_nothing_held() -> None:
+    tap = StreamTap("openai_chat")
+    assert tap.tail == b"" and type(tap.tail) is bytes
+    assert not tap.complete
 
 
 def test_last_usage_wins() -> None:
     tap = StreamTap("openai_chat")
     tap.feed(b'data: {"choices":[{"delta":{}}],"usage":{"prompt_tokens":5,"completion_tokens":1}}\n\n')
-    assert tap.usage == (5, 0, 1, 0)
+    assert tap.usage == (5, 0, 1, 0, 0)
     tap.feed(b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}\n\n')
-    assert tap.usage == (5, 0, 3, 0)
+    assert tap.usage == (5, 0, 3, 0, 0)
     assert tap.data_events == 1
+
+
+def test_several_usage_chunks_keep_the_last() -> None:
+    tap = StreamTap("openai_chat")
+    first = b'{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1}}'
+    last = b'{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}'
+    out = tap.feed(b"data: " + first + b"\n\n: between\n\ndata: " + last + b"\n\ndata: [DONE]\n\n")
+    assert out == b""
+    assert tap.usage_data == last
+    assert tap.tail == b": between\n\ndata: [DONE]\n\n"  # the first usage chunk is superseded, not relayed
 
 
 def test_aligned_chunk_comes_back_as_is() -> None:
@@ -139,6 +169,8 @@ def test_aligned_chunk_comes_back_as_is() -> None:
 def test_unknown_dialect() -> None:
     with pytest.raises(ValueError, match="unknown dialect"):
         StreamTap("anthropic")
+    with pytest.raises(ValueError, match="unknown dialect"):
+        StreamTap("openai_responses")
 
 
 def test_line_cap() -> None:
@@ -168,20 +200,25 @@ BODY = b"""{
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        (BODY, (1324, 1152, 873, 640)),
-        (b'{"usage":{"prompt_tokens":10,"completion_tokens":2}}', (10, 0, 2, 0)),
+        (BODY, (1324, 1152, 873, 640, 0)),
+        (b'{"usage":{"prompt_tokens":10,"completion_tokens":2}}', (10, 0, 2, 0, 0)),
         (
             b'{"usage":{"prompt_tokens":10,"completion_tokens":null,"prompt_tokens_details":null,'
             b'"completion_tokens_details":{"reasoning_tokens":null}}}',
-            (10, 0, 0, 0),
+            (10, 0, 0, 0, 0),
         ),
         (
             b'{"usage" :\n {"completion_tokens": 4, "prompt_tokens_details": {"cached_tokens": 0}}}',
-            (0, 0, 4, 0),
+            (0, 0, 4, 0, 0),
         ),
         (
             b'{"meta":{"usage":{"plan":"pro"}},"usage":{"prompt_tokens":1,"completion_tokens":1}}',
-            (1, 0, 1, 0),
+            (1, 0, 1, 0, 0),
+        ),
+        (
+            b'{"usage":{"prompt_tokens":100,"completion_tokens":1,'
+            b'"prompt_tokens_details":{"cached_tokens":50,"cache_write_tokens":40}}}',
+            (100, 50, 1, 0, 40),
         ),
         (b'{"id":"x","choices":[]}', None),
         (b'{"id":"x","usage":null}', None),
@@ -201,4 +238,5 @@ def test_openai_usage_agrees_with_json() -> None:
         usage["prompt_tokens_details"]["cached_tokens"],
         usage["completion_tokens"],
         usage["completion_tokens_details"]["reasoning_tokens"],
+        0,
     )

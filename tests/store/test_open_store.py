@@ -48,7 +48,7 @@ async def test_relative_sqlite_url_is_relative_to_cwd(tmp_path: Path, monkeypatc
     store = await open_store("sqlite://./nested/dir/weir.db")
     try:
         assert isinstance(store, SqliteStore)
-        assert await store.migrate() == [1]
+        assert await store.migrate() == [1, 2]
         await store.create_account("acme", 3)
     finally:
         await store.close()
@@ -64,7 +64,7 @@ async def test_relative_sqlite_url_is_relative_to_cwd(tmp_path: Path, monkeypatc
 async def test_memory_store() -> None:
     store = await open_store("sqlite://:memory:")
     try:
-        assert await store.migrate() == [1]
+        assert await store.migrate() == [1, 2]
         assert (await store.create_account("acme", 1)).balance_microcents == 1
         assert await store.ping() is True
     finally:

@@ -12,13 +12,13 @@ async def test_creates_parent_directories_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "weir.db"
     store = SqliteStore(str(path))
     try:
-        assert await store.migrate() == [1]
+        assert await store.migrate() == [1, 2]
         await store.create_account("acme")
     finally:
         await store.close()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert raw.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert raw.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
         names = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     raw.close()
     assert {"accounts", "api_keys", "usage_records", "ledger", "schema_migrations"} <= names
@@ -38,7 +38,7 @@ async def test_usage_records_refuse_a_second_row_for_one_request(tmp_path: Path)
     await store.close()
     with sqlite3.connect(tmp_path / "weir.db") as raw:
         raw.execute("INSERT INTO accounts (name, balance_microcents, created_at) VALUES ('a', 0, 0)")
-        insert = "INSERT INTO usage_records VALUES ('req', 1, 'k', 'm', 'p', 'u', 200, 1, 0, 1, 0, ?, 1, 1, 0, 0)"
+        insert = "INSERT INTO usage_records VALUES ('req', 1, 'k', 'm', 'p', 'u', 200, 1, 0, 1, 0, ?, 1, 1, 0, 0, 0)"
         raw.execute(insert, (5,))
         try:
             raw.execute(insert, (7,))

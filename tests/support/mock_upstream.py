@@ -38,10 +38,14 @@ TOOL_CALLS = [
 _seen: list[dict[str, Any]] = []
 
 
+def record(request: Request, body: Any) -> None:
+    _seen.append({"headers": dict(request.headers), "body": body, "path": request.url.path})
+
+
 async def chat(request: Request) -> Response:
     raw = await request.body()
     body = orjson.loads(raw)
-    _seen.append({"headers": dict(request.headers), "body": body, "path": request.url.path})
+    record(request, body)
     model = body.get("model", "")
     if model == "mock-error-500":
         error = {"error": {"message": "upstream exploded", "type": "server_error", "param": None, "code": None}}
@@ -128,8 +132,18 @@ async def requests_seen(request: Request) -> Response:
     return Response(orjson.dumps(_seen), media_type="application/json")
 
 
+def _anthropic_routes() -> list[Route]:
+    from tests.support import mock_anthropic  # imports this module: load it late
+
+    return [
+        Route("/v1/messages", mock_anthropic.messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", mock_anthropic.count_tokens, methods=["POST"]),
+    ]
+
+
 app = Starlette(
     routes=[
+        *_anthropic_routes(),
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/_mock/requests", requests_seen, methods=["GET", "DELETE"]),
     ]

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from weir.billing.prices import MICROCENTS_PER_USD, TOKENS_PER_PRICE_UNIT, TokenPrice
+from weir.canonical.usage import ZERO, Usage
 
-
-class Usage(msgspec.Struct, frozen=True):
-    """Canonical token counts: `input` includes `cached`; `output` includes `reasoning`."""
-
-    input: int = 0
-    cached: int = 0
-    output: int = 0
-    reasoning: int = 0
-
-    @classmethod
-    def from_tuple(cls, counts: tuple[int, int, int, int] | None) -> Usage:
-        return ZERO if counts is None else cls(*counts)
-
-
-ZERO = Usage()
+__all__ = ["ZERO", "Usage", "cost_microcents", "microcents_to_usd"]
 
 
 def cost_microcents(usage: Usage, price: TokenPrice) -> int:
+    """`usage.input` includes cache reads (`cached`, at the cached-input price) and cache writes (`cache_write`, at
+    the cache-write price: Anthropic charges a premium for them)."""
     cached = min(usage.cached, usage.input)
-    scaled = (usage.input - cached) * price.input + cached * price.cached_input + usage.output * price.output
+    written = min(usage.cache_write, usage.input - cached)
+    uncached = usage.input - cached - written
+    scaled = uncached * price.input + cached * price.cached_input + written * price.cache_write
+    scaled += usage.output * price.output
     return -(-scaled // TOKENS_PER_PRICE_UNIT)  # ceiling division, once
 
 

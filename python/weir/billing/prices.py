@@ -11,18 +11,21 @@ TOKENS_PER_PRICE_UNIT = 1_000_000
 
 
 class TokenPrice(msgspec.Struct, frozen=True):
-    """Microcents per 1M tokens. `cached_input` is already resolved to `input` when not configured."""
+    """Microcents per 1M tokens. `cached_input` and `cache_write` are already resolved to `input` when not
+    configured."""
 
     input: int
     output: int
     cached_input: int
+    cache_write: int
 
     @classmethod
     def from_config(cls, price: Price, where: str = "price") -> TokenPrice:
         input_ = usd_to_microcents(price.input, f"{where}.input")
-        cached = price.cached_input
+        cached, written = price.cached_input, price.cache_write
         return cls(
             input=input_,
             output=usd_to_microcents(price.output, f"{where}.output"),
             cached_input=input_ if cached is None else usd_to_microcents(cached, f"{where}.cached_input"),
+            cache_write=input_ if written is None else usd_to_microcents(written, f"{where}.cache_write"),
         )

@@ -23,12 +23,30 @@ def admit(principal: Principal, wallets: Wallets) -> None:
 
 
 class Call:
-    __slots__ = ("model", "principal", "request_id", "started", "status", "stream", "target", "ttfb", "usage")
+    __slots__ = (
+        "model",
+        "principal",
+        "request_id",
+        "requested_model",
+        "started",
+        "status",
+        "stream",
+        "target",
+        "ttfb",
+        "usage",
+    )
 
     def __init__(
-        self, request_id: str, principal: Principal, model: ResolvedModel, target: RouteTarget, stream: bool
+        self,
+        request_id: str,
+        principal: Principal,
+        model: ResolvedModel,
+        target: RouteTarget,
+        stream: bool,
+        requested_model: str | None = None,
     ) -> None:
         self.request_id = request_id
+        self.requested_model = requested_model or model.id  # the name the client used (an alias, maybe)
         self.principal = principal
         self.model = model
         self.target = target
@@ -81,6 +99,7 @@ class Call:
                 ttfb_ms=None if self.ttfb is None else round(self.ttfb * 1000),
                 stream=self.stream,
                 created_at=int(time.time() * 1000),
+                cache_write_tokens=usage.cache_write,
             )
         )
         return cost

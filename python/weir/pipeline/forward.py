@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from weir.errors import GatewayError, UpstreamTimeout, UpstreamUnreachable
-from weir.pipeline.route import RouteTarget
+from weir.upstreams.provider import Upstream
 from weir.upstreams.transport import TRANSPORT_ERRORS, is_timeout
 
 
@@ -16,10 +16,9 @@ def classify(exc: BaseException, provider: str) -> GatewayError:
     return UpstreamUnreachable(f"The upstream provider {provider!r} could not be reached.")
 
 
-async def open_upstream(target: RouteTarget, path: str, body: bytes, request_id: str) -> aiohttp.ClientResponse:
-    """POST `body` to the upstream; returns once the response headers arrived, its body left unread."""
-    upstream = target.upstream
+async def open_upstream(upstream: Upstream, url: str, body: bytes, headers: dict[str, str]) -> aiohttp.ClientResponse:
+    """POST `body`; returns once the response headers arrived, its body left unread."""
     try:
-        return await upstream.session.post(upstream.url(path), data=body, headers=upstream.headers(request_id))
+        return await upstream.session.post(url, data=body, headers=headers)
     except TRANSPORT_ERRORS as exc:
         raise classify(exc, upstream.name) from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from weir.billing.prices import TokenPrice
-from weir.config import Config
+from weir.config import Config, Model
 from weir.errors import ModelNotFound
 from weir.observability.metrics import RouteMetrics
 from weir.upstreams.provider import Upstream
@@ -19,13 +19,15 @@ class RouteTarget:
 
 
 class ResolvedModel:
-    __slots__ = ("aliases", "id", "price", "routes")
+    __slots__ = ("aliases", "id", "max_tokens", "price", "routes", "token_encoding")
 
-    def __init__(self, model_id: str, aliases: list[str], price: TokenPrice, routes: list[RouteTarget]) -> None:
-        self.id = model_id
-        self.aliases = aliases
+    def __init__(self, config: Model, price: TokenPrice, routes: list[RouteTarget]) -> None:
+        self.id = config.id
+        self.aliases = list(config.aliases)
         self.price = price
         self.routes = routes
+        self.max_tokens = config.max_tokens  # for upstreams that require it when the client sent none
+        self.token_encoding = config.token_encoding
 
 
 class ModelTable:
@@ -34,9 +36,7 @@ class ModelTable:
         self._by_name: dict[str, ResolvedModel] = {}
         for i, m in enumerate(config.models):
             routes = [RouteTarget(upstreams[r.provider], r.model, m.id) for r in m.routes]
-            resolved = ResolvedModel(
-                m.id, list(m.aliases), TokenPrice.from_config(m.price, f"models[{i}].price"), routes
-            )
+            resolved = ResolvedModel(m, TokenPrice.from_config(m.price, f"models[{i}].price"), routes)
             self.models.append(resolved)
             for name in (m.id, *m.aliases):
                 self._by_name[name] = resolved

@@ -53,6 +53,7 @@ class UsageRecord(msgspec.Struct, frozen=True):
     ttfb_ms: int | None
     stream: bool
     created_at: int
+    cache_write_tokens: int = 0  # prompt tokens written to a provider's cache (counted in input_tokens too)
 
 
 class Settlement(msgspec.Struct, frozen=True):

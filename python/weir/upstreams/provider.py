@@ -1,25 +1,46 @@
-"""A configured upstream provider at run time: its URL, its keys (rotated), its connection pool."""
+"""A configured upstream provider at run time: its URL, dialect, keys (rotated), auth style, connection pool."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 
 import aiohttp
 
 from weir import __version__
 from weir.config import Provider
+from weir.dialects.registry import PROVIDER_DIALECTS, Dialect
 from weir.upstreams.transport import make_session
+
+# Where each provider dialect serves its calls, relative to the base URL written as that provider's SDK writes
+# it (OpenAI's ends in /v1; Anthropic's is the host root).
+CHAT_PATHS = {"openai": "/chat/completions", "anthropic": "/v1/messages"}
+COUNT_TOKENS_PATHS = {"anthropic": "/v1/messages/count_tokens"}
 
 
 class Upstream:
-    __slots__ = ("_keys", "_session", "base_url", "config", "dialect", "name", "static_headers")
+    __slots__ = (
+        "_betas",
+        "_keys",
+        "_session",
+        "base_url",
+        "chat_url",
+        "config",
+        "dialect",
+        "name",
+        "static_headers",
+        "wire",
+    )
 
     def __init__(self, config: Provider, base_url: str | None = None) -> None:
         self.config = config
         self.name = config.name
         self.dialect = config.dialect
+        self.wire: Dialect = PROVIDER_DIALECTS[config.dialect]
         self.base_url = (base_url or config.base_url).rstrip("/")
+        self.chat_url = self.base_url + CHAT_PATHS[config.dialect]
         self._keys = itertools.cycle(config.api_keys) if config.api_keys else None
+        self._betas = None if "*" in config.anthropic_betas else frozenset(config.anthropic_betas)
         headers = {"User-Agent": f"weir/{__version__}", "Accept-Encoding": "identity"}
         headers["Content-Type"] = "application/json"
         headers.update(config.headers)
@@ -37,13 +58,28 @@ class Upstream:
             )
         return self._session
 
-    def headers(self, request_id: str) -> dict[str, str]:
-        """Headers for one upstream call: the provider's key, never the client's."""
+    def headers(self, request_id: str, anthropic: tuple[bytes | None, bytes | None] | None = None) -> dict[str, str]:
+        """Headers for one upstream call: the provider's key, never the client's. `anthropic` is the client's
+        (anthropic-version, anthropic-beta) when its request is forwarded to an Anthropic upstream unchanged."""
         headers = self.static_headers.copy()
         headers["X-Request-ID"] = request_id
-        if self._keys is not None:
-            headers["Authorization"] = f"Bearer {next(self._keys)}"
+        key = next(self._keys) if self._keys is not None else None
+        if self.dialect == "anthropic":
+            if key is not None:
+                headers["x-api-key"] = key
+            version, betas = anthropic or (None, None)
+            headers["anthropic-version"] = version.decode("latin-1") if version else self.config.anthropic_version
+            if betas:
+                allowed = self.allowed_betas(betas.decode("latin-1").split(","))
+                if allowed:
+                    headers["anthropic-beta"] = ",".join(allowed)
+        elif key is not None:
+            headers["Authorization"] = f"Bearer {key}"
         return headers
+
+    def allowed_betas(self, betas: Iterable[str]) -> list[str]:
+        flags = [b.strip() for b in betas if b.strip()]
+        return flags if self._betas is None else [b for b in flags if b in self._betas]
 
     def url(self, path: str) -> str:
         return self.base_url + path

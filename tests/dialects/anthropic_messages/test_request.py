@@ -491,7 +491,7 @@ def test_tool_input_that_is_not_a_json_object_is_replaced() -> None:
     ("fields", "param"),
     [
         ({"model": None}, "model"),
-        ({"messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
         (
             {"messages": [{"role": "user", "content": [{"type": "tool_use", "name": "t", "input": {}}]}]},
             "messages[0].content[0]",
@@ -528,3 +528,22 @@ def test_what_anthropic_refuses_from_other_dialects_is_left_out() -> None:
     wire, dropped = out(req)
     assert "tool_choice" not in wire  # no tools: Anthropic refuses a tool_choice
     assert wire["stop_sequences"] == ["END"] and dropped == ("stop",)
+
+
+def test_system_messages_among_the_turns_join_the_system_prompt() -> None:
+    """Claude Code sends `{"role": "system"}` entries inside `messages`."""
+    body = json.dumps(
+        {
+            "model": "m",
+            "max_tokens": 5,
+            "system": "top",
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "system", "content": "env details"},
+                {"role": "system", "content": [{"type": "text", "text": "skills"}]},
+            ],
+        }
+    ).encode()
+    req = to_canonical(body)
+    assert [t.text for t in req.system] == ["top", "env details", "skills"]
+    assert [m.role for m in req.messages] == ["user"]

@@ -46,7 +46,11 @@ def to_canonical(body: bytes) -> Request:
         raise InvalidRequest("model: a model name is required", param="model")
     if "messages" not in top:
         raise InvalidRequest("messages: field required", param="messages")
-    messages = [_message(m, i) for i, m in enumerate(_field(top, "messages", s.decode_messages) or [])]
+    wire_messages = _field(top, "messages", s.decode_messages) or []
+    # Claude Code puts a `system` message among the turns (mid-conversation system context). The canonical form
+    # keeps system text in one place: it joins the system prompt, after the top-level one, in order.
+    late_system = [t for i, m in enumerate(wire_messages) if m.role == "system" for t in _system_message(m, i)]
+    messages = [_message(m, i) for i, m in enumerate(wire_messages) if m.role != "system"]
     max_tokens = _field(top, "max_tokens", s.decode_int)
     if max_tokens is not None and max_tokens < 1:
         raise InvalidRequest("max_tokens: must be at least 1", param="max_tokens")
@@ -66,7 +70,7 @@ def to_canonical(body: bytes) -> Request:
     return Request(
         model=model,
         messages=messages,
-        system=_system(top),
+        system=_system(top) + late_system,
         tools=tools,
         tool_choice=_tool_choice(choice) if choice is not None else None,
         max_tokens=max_tokens,
@@ -99,6 +103,14 @@ def _message(message: s.Message, i: int) -> Message:
         )
     content = blocks_to_canonical(message.content, f"messages[{i}].content")
     return Message(role="user" if message.role == "user" else "assistant", content=content)
+
+
+def _system_message(message: s.Message, i: int) -> list[Text]:
+    blocks = blocks_to_canonical(message.content, f"messages[{i}].content")
+    texts = [b for b in blocks if isinstance(b, Text)]
+    if len(texts) != len(blocks):
+        raise InvalidRequest(f"messages[{i}]: a system message may hold text only", param=f"messages[{i}].content")
+    return texts
 
 
 def _system(top: dict[str, Raw]) -> list[Text]:

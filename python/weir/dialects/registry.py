@@ -1,0 +1,93 @@
+"""The dialects Weir speaks, by name, behind one small interface the pipeline uses for every one of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Protocol
+
+from weir.canonical.stream import StreamEvent
+from weir.canonical.usage import Usage
+from weir.dialects.anthropic_messages import errors as anthropic_errors
+from weir.dialects.anthropic_messages import request as anthropic_request
+from weir.dialects.anthropic_messages import response as anthropic_response
+from weir.dialects.anthropic_messages import stream as anthropic_stream
+from weir.dialects.openai_chat import errors as openai_errors
+from weir.dialects.openai_chat import request as openai_request
+from weir.dialects.openai_chat import response as openai_response
+from weir.dialects.openai_chat import stream as openai_stream
+from weir.errors import GatewayError
+
+
+class StreamReader(Protocol):
+    def feed(self, event: str | None, data: bytes) -> list[StreamEvent]: ...
+    def finish(self) -> list[StreamEvent]: ...
+
+
+class StreamWriter(Protocol):
+    def feed(self, ev: StreamEvent) -> bytes: ...
+    def finish(self, usage: Usage, cost_microcents: int | None) -> bytes: ...
+
+
+class Dialect:
+    """One wire dialect: its converters and how it renders errors."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        request: ModuleType,
+        response: ModuleType,
+        stream: ModuleType,
+        render: Callable[[GatewayError, str], bytes],
+        headers: Callable[[GatewayError, str], list[tuple[bytes, bytes]]],
+        stream_error: Callable[[GatewayError], bytes],
+        from_upstream: Callable[[int, bytes], GatewayError],
+        writer: Callable[[str, bool], StreamWriter],
+        keepalive: bytes,
+    ) -> None:
+        self.name = name
+        self.request = request
+        self.response = response
+        self.stream = stream
+        self.render = render
+        self.headers = headers
+        self.stream_error = stream_error
+        self.from_upstream = from_upstream
+        self.writer = writer  # (client model name, client asked for usage) -> stream writer
+        self.keepalive = keepalive  # bytes that keep an idle stream open without changing what clients see
+
+    def reader(self) -> StreamReader:
+        reader: StreamReader = self.stream.ToCanonical()
+        return reader
+
+
+OPENAI_CHAT = Dialect(
+    "openai_chat",
+    request=openai_request,
+    response=openai_response,
+    stream=openai_stream,
+    render=lambda err, rid: openai_errors.render(err),
+    headers=openai_errors.headers,
+    stream_error=openai_errors.stream_error,
+    from_upstream=openai_errors.from_upstream,
+    writer=lambda model, include_usage: openai_stream.FromCanonical(model, include_usage),
+    keepalive=b": keep-alive\n\n",
+)
+
+ANTHROPIC_MESSAGES = Dialect(
+    "anthropic_messages",
+    request=anthropic_request,
+    response=anthropic_response,
+    stream=anthropic_stream,
+    render=lambda err, rid: anthropic_errors.render(err, rid),
+    headers=anthropic_errors.headers,
+    stream_error=anthropic_errors.stream_error,
+    from_upstream=anthropic_errors.from_upstream,
+    writer=lambda model, include_usage: anthropic_stream.FromCanonical(model),
+    keepalive=b'event: ping\ndata: {"type": "ping"}\n\n',
+)
+
+DIALECTS = {d.name: d for d in (OPENAI_CHAT, ANTHROPIC_MESSAGES)}
+# A provider's `dialect` in weir.toml -> the wire dialect its chat endpoint speaks.
+PROVIDER_DIALECTS = {"openai": OPENAI_CHAT, "anthropic": ANTHROPIC_MESSAGES}

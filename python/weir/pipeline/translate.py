@@ -1,0 +1,223 @@
+"""A call whose upstream speaks another dialect than the client: client request -> canonical -> upstream request,
+and upstream response or stream -> canonical -> client response or stream. Errors reach the client in its dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import aiohttp
+from starlette.types import Receive, Send
+
+from weir._native import SseFramer, count_tokens_many
+from weir.canonical.request import Request
+from weir.canonical.stream import Failure, Start, StreamEvent, TextDelta, ThinkingDelta, ToolInputDelta, UsageUpdate
+from weir.canonical.usage import Usage
+from weir.dialects.base import Egress, Reply, Target
+from weir.dialects.registry import Dialect
+from weir.errors import GatewayError
+from weir.gateway import Gateway
+from weir.http.asgi import send_whole, wait_for_disconnect
+from weir.http.replies import CLIENT_CLOSED, SSE_HEADERS, base_headers, cost_headers
+from weir.pipeline.call import Call
+from weir.pipeline.forward import classify, open_upstream
+from weir.upstreams.transport import TRANSPORT_ERRORS
+
+
+async def relay(
+    gw: Gateway, call: Call, raw: bytes, wants_usage: bool, client: Dialect, receive: Receive, send: Send
+) -> None:
+    upstream = call.target.upstream
+    try:
+        request = client.request.to_canonical(raw)
+        target = Target(model=call.target.upstream_model, default_max_tokens=call.model.max_tokens, stream=call.stream)
+        egress: Egress = upstream.wire.request.from_canonical(request, target)
+    except GatewayError as err:
+        call.status = err.status
+        await _refuse(client, send, err, call.request_id)
+        return
+    if call.stream:
+        await _stream(gw, call, request, egress, wants_usage, client, receive, send)
+    else:
+        await _unary(gw, call, egress, client, send)
+
+
+async def _refuse(client: Dialect, send: Send, err: GatewayError, rid: str) -> None:
+    await send_whole(send, err.status, client.render(err, rid), client.headers(err, rid))
+
+
+def _dropped(egress: Egress) -> list[tuple[bytes, bytes]]:
+    """What the translation could not carry is reported, never silently lost."""
+    return [(b"x-weir-dropped", ",".join(egress.dropped).encode())] if egress.dropped else []
+
+
+async def _unary(gw: Gateway, call: Call, egress: Egress, client: Dialect, send: Send) -> None:
+    upstream = call.target.upstream
+    upstream_dialect = upstream.wire
+    metrics = call.target.metrics
+    metrics.in_flight.n += 1
+    try:
+        response = await open_upstream(upstream, upstream.chat_url, egress.body, upstream.headers(call.request_id))
+        call.first_byte()
+        try:
+            body = await response.read()
+        except TRANSPORT_ERRORS as exc:
+            raise classify(exc, upstream.name) from exc
+        finally:
+            response.release()
+        if response.status >= 300:
+            raise upstream_dialect.from_upstream(response.status, body)
+        canonical = upstream_dialect.response.to_canonical(body)
+    except GatewayError as err:
+        call.status = err.status
+        await call.settle(gw.settler)
+        await _refuse(client, send, err, call.request_id)
+        return
+    finally:
+        metrics.in_flight.n -= 1
+    call.status = 200
+    call.usage = canonical.usage
+    cost = await call.settle(gw.settler)
+    out = client.response.from_canonical(canonical, Reply(model=call.requested_model, cost_microcents=cost))
+    headers = base_headers(call, b"application/json") + cost_headers(call.usage, cost) + _dropped(egress)
+    await send_whole(send, 200, out, headers)
+
+
+async def _stream(
+    gw: Gateway,
+    call: Call,
+    request: Request,
+    egress: Egress,
+    wants_usage: bool,
+    client: Dialect,
+    receive: Receive,
+    send: Send,
+) -> None:
+    metrics = call.target.metrics
+    metrics.in_flight.n += 1
+    pump = asyncio.ensure_future(_pump(gw, call, egress, wants_usage, client, send))
+    watcher = asyncio.ensure_future(wait_for_disconnect(receive))
+    try:
+        await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
+        if not pump.done():  # the client went away: stop reading the upstream
+            pump.cancel()
+            call.status = CLIENT_CLOSED
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+    finally:
+        watcher.cancel()
+        metrics.in_flight.n -= 1
+        await call.settle(gw.settler)
+
+
+class _Tally:
+    """The usage the upstream reported, and the text it sent, to count locally when it reported none."""
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.texts: list[str] = []
+
+    def observe(self, ev: StreamEvent) -> None:
+        if isinstance(ev, UsageUpdate):
+            self.usage = ev.usage
+        elif isinstance(ev, Start) and ev.usage is not None and self.usage is None:
+            self.usage = ev.usage
+        elif isinstance(ev, TextDelta | ThinkingDelta):
+            self.texts.append(ev.text)
+        elif isinstance(ev, ToolInputDelta):
+            self.texts.append(ev.partial_json)
+
+    def final(self, encoding: str) -> Usage:
+        usage = self.usage or Usage()
+        if usage.output == 0 and self.texts:  # the upstream sent output but no count: count it here
+            output = count_tokens_many(self.texts, encoding)
+            usage = Usage(usage.input, usage.cached, output, usage.reasoning, usage.cache_write)
+        return usage
+
+
+async def _pump(gw: Gateway, call: Call, egress: Egress, wants_usage: bool, client: Dialect, send: Send) -> None:
+    upstream = call.target.upstream
+    try:
+        response = await open_upstream(upstream, upstream.chat_url, egress.body, upstream.headers(call.request_id))
+    except GatewayError as err:
+        call.status = err.status
+        await _refuse(client, send, err, call.request_id)
+        return
+    clean = False
+    try:
+        if response.status != 200:
+            call.first_byte()
+            failure = await _upstream_error(response, upstream.wire, upstream.name)
+            clean = failure is not None
+            problem = failure or classify(ConnectionError(), upstream.name)
+            call.status = problem.status
+            await _refuse(client, send, problem, call.request_id)
+            return
+        headers = base_headers(call, b"text/event-stream; charset=utf-8") + SSE_HEADERS + _dropped(egress)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        call.status = 200
+        clean = await _relay_events(gw, call, response, wants_usage, client, send)
+    finally:
+        if clean:
+            response.release()
+        else:
+            response.close()
+
+
+async def _upstream_error(response: aiohttp.ClientResponse, wire: Dialect, provider: str) -> GatewayError | None:
+    """The upstream's error answer as a gateway error (re-rendered in the client's dialect); None if unreadable."""
+    try:
+        body = await response.read()
+    except TRANSPORT_ERRORS:
+        return None
+    return wire.from_upstream(response.status, body)
+
+
+async def _relay_events(
+    gw: Gateway, call: Call, response: aiohttp.ClientResponse, wants_usage: bool, client: Dialect, send: Send
+) -> bool:
+    """Upstream SSE -> canonical events -> client SSE. True when the upstream stream ended cleanly."""
+    framer = SseFramer(gw.config.server.max_sse_line_bytes)
+    reader = call.target.upstream.wire.reader()
+    writer = client.writer(call.requested_model, wants_usage)
+    tally = _Tally()
+    failed = False
+
+    def write(ev: StreamEvent) -> bytes:
+        nonlocal failed
+        tally.observe(ev)
+        if isinstance(ev, Failure):  # the writer renders it as the client dialect's error event and stops
+            failed = True
+            call.status = ev.status if ev.status >= 400 else 502
+        return writer.feed(ev)
+
+    def convert(frames: list[tuple[str | None, bytes]], events: list[StreamEvent] | None = None) -> bytes:
+        out = bytearray()
+        for event, data in frames:
+            for ev in reader.feed(event, data):
+                out += write(ev)
+        for ev in events or ():
+            out += write(ev)
+        return bytes(out)
+
+    clean = True
+    try:
+        async for chunk in response.content.iter_any():
+            call.first_byte()
+            out = convert(framer.feed(chunk))
+            if out:
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+        out = convert(framer.finish(), reader.finish())
+    except (*TRANSPORT_ERRORS, ValueError) as exc:  # ValueError: an SSE line over the size cap
+        clean = False
+        if isinstance(exc, ValueError):
+            message = f"The upstream sent a malformed stream: {exc}"
+        else:
+            message = f"The upstream stream failed: {classify(exc, call.target.upstream.name).message}"
+        out = b"" if failed else write(Failure(status=502, type="api_error", message=message))
+    call.usage = tally.final(call.model.token_encoding)
+    if not failed:
+        out += writer.finish(call.usage, call.cost())
+    await send({"type": "http.response.body", "body": out})
+    return clean and not failed
