@@ -56,6 +56,7 @@ MODELS = [  # (id, aliases, provider, upstream model)
     ("broken-test", [], "mock", "mock-error-500"),
     ("bad-test", [], "mock", "mock-error-400"),
     ("cut-test", [], "mock", "mock-cut"),
+    ("long-test", [], "mock", "mock-long"),
     ("down-test", [], "nowhere", "mock-model"),
     ("slow-test", [], "impatient", "mock-slow"),
     # Anthropic-dialect upstream (the mock's /v1/messages): reached by Anthropic clients as a passthrough, by

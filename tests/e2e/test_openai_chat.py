@@ -274,6 +274,37 @@ def test_truncated_stream_ends_with_an_error_not_a_clean_finish(client: openai.O
     assert "".join(received) == "Hello from the"
 
 
+def metric(weir: Weir, line: str) -> float:
+    for row in httpx.get(f"{weir.url}/metrics").text.splitlines():
+        if row.startswith(line + " "):
+            return float(row.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_client_leaving_mid_stream_closes_the_upstream_and_is_recorded(weir: Weir, key: str) -> None:
+    leaving = 'weir_upstream_requests_total{model="long-test",provider="mock",status_class="4xx"}'
+    before = metric(weir, leaving)
+    body = {"model": "long-test", "messages": MESSAGES, "stream": True}
+    with httpx.stream(
+        "POST", f"{weir.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+    ) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                break  # one event, then hang up: the upstream would go on for ~6 s
+    deadline = time.monotonic() + 5
+    while metric(weir, leaving) != before + 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert metric(weir, leaving) == before + 1  # recorded as 499, client closed
+    assert metric(weir, 'weir_in_flight_requests{provider="mock"}') == 0
+    # And the gateway is fine afterwards.
+    ok = httpx.post(
+        f"{weir.url}/v1/chat/completions",
+        json={"model": "gpt-test", "messages": MESSAGES},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert ok.status_code == 200
+
+
 def test_revoked_key_stops_working_within_the_cache_ttl(weir: Weir) -> None:
     key = weir.new_key("revoke-user", "1")
     client = openai.OpenAI(base_url=f"{weir.url}/v1", api_key=key, max_retries=0)

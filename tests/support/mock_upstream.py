@@ -66,7 +66,7 @@ async def chat(request: Request) -> Response:
         return Response(orjson.dumps(_completion(base, tools)), media_type="application/json")
     include_usage = (body.get("stream_options") or {}).get("include_usage") is True
     return StreamingResponse(
-        _stream(base, tools, include_usage, cut=model == "mock-cut"),
+        _stream(base, tools, include_usage, cut=model == "mock-cut", long=model == "mock-long"),
         media_type="text/event-stream; charset=utf-8",
     )
 
@@ -91,7 +91,7 @@ def _event(obj: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
-async def _stream(base: dict[str, Any], tools: bool, include_usage: bool, cut: bool) -> Any:
+async def _stream(base: dict[str, Any], tools: bool, include_usage: bool, cut: bool, long: bool = False) -> Any:
     chunk = {**base, "object": "chat.completion.chunk"}
 
     def delta(d: dict[str, Any], finish: str | None = None) -> bytes:
@@ -114,9 +114,9 @@ async def _stream(base: dict[str, Any], tools: bool, include_usage: bool, cut: b
             for part in args:
                 yield delta({"tool_calls": [{"index": index, "function": {"arguments": part}}]})
     else:
-        for word in REPLY_WORDS:
+        for word in REPLY_WORDS * (200 if long else 1):  # mock-long: ~6 s, for clients that leave early
             yield delta({"content": word})
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0.005 if long else 0.001)
             if cut and word == " the":
                 return
     yield delta({}, "tool_calls" if tools else "stop")

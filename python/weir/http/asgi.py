@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import secrets
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -69,3 +72,20 @@ async def send_whole(send: Send, status: int, body: bytes, headers: Iterable[tup
     all_headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": all_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def until_disconnect(pump: Coroutine[Any, Any, None], receive: Receive) -> bool:
+    """Run `pump` (which streams a response) while watching for the client to leave; if it leaves first, cancel
+    the pump (closing the upstream) and return True."""
+    task = asyncio.ensure_future(pump)
+    watcher = asyncio.ensure_future(wait_for_disconnect(receive))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        gone = not task.done()
+        if gone:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return gone
+    finally:
+        watcher.cancel()

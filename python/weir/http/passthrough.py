@@ -8,8 +8,6 @@ A stream that ends without its terminal event gets an error event: a truncated a
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 
 import aiohttp
@@ -20,7 +18,7 @@ from weir.canonical.usage import Usage
 from weir.dialects.registry import Dialect
 from weir.errors import GatewayError, UpstreamStreamError
 from weir.gateway import Gateway
-from weir.http.asgi import send_whole, wait_for_disconnect
+from weir.http.asgi import send_whole, until_disconnect
 from weir.http.replies import CLIENT_CLOSED, SSE_HEADERS, base_headers, cost_headers
 from weir.pipeline.call import Call
 from weir.pipeline.forward import classify, open_upstream
@@ -74,17 +72,10 @@ class Relay:
     ) -> None:
         metrics = call.target.metrics
         metrics.in_flight.n += 1
-        pump = asyncio.ensure_future(self._pump(call, body, headers, wants_usage, send))
-        watcher = asyncio.ensure_future(wait_for_disconnect(receive))
         try:
-            await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
-            if not pump.done():  # the client went away: stop reading the upstream
-                pump.cancel()
+            if await until_disconnect(self._pump(call, body, headers, wants_usage, send), receive):
                 call.status = CLIENT_CLOSED
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
         finally:
-            watcher.cancel()
             metrics.in_flight.n -= 1
             await call.settle(self.gateway.settler)
 

@@ -4,21 +4,17 @@ and upstream response or stream -> canonical -> client response or stream. Error
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import aiohttp
 from starlette.types import Receive, Send
 
 from weir._native import SseFramer, count_tokens_many
-from weir.canonical.request import Request
 from weir.canonical.stream import Failure, Start, StreamEvent, TextDelta, ThinkingDelta, ToolInputDelta, UsageUpdate
 from weir.canonical.usage import Usage
 from weir.dialects.base import Egress, Reply, Target
 from weir.dialects.registry import Dialect
 from weir.errors import GatewayError
 from weir.gateway import Gateway
-from weir.http.asgi import send_whole, wait_for_disconnect
+from weir.http.asgi import send_whole, until_disconnect
 from weir.http.replies import CLIENT_CLOSED, SSE_HEADERS, base_headers, cost_headers
 from weir.pipeline.call import Call
 from weir.pipeline.forward import classify, open_upstream
@@ -38,7 +34,7 @@ async def relay(
         await _refuse(client, send, err, call.request_id)
         return
     if call.stream:
-        await _stream(gw, call, request, egress, wants_usage, client, receive, send)
+        await _stream(gw, call, egress, wants_usage, client, receive, send)
     else:
         await _unary(gw, call, egress, client, send)
 
@@ -87,7 +83,6 @@ async def _unary(gw: Gateway, call: Call, egress: Egress, client: Dialect, send:
 async def _stream(
     gw: Gateway,
     call: Call,
-    request: Request,
     egress: Egress,
     wants_usage: bool,
     client: Dialect,
@@ -96,17 +91,10 @@ async def _stream(
 ) -> None:
     metrics = call.target.metrics
     metrics.in_flight.n += 1
-    pump = asyncio.ensure_future(_pump(gw, call, egress, wants_usage, client, send))
-    watcher = asyncio.ensure_future(wait_for_disconnect(receive))
     try:
-        await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
-        if not pump.done():  # the client went away: stop reading the upstream
-            pump.cancel()
+        if await until_disconnect(_pump(gw, call, egress, wants_usage, client, send), receive):
             call.status = CLIENT_CLOSED
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
     finally:
-        watcher.cancel()
         metrics.in_flight.n -= 1
         await call.settle(gw.settler)
 
