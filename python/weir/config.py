@@ -37,6 +37,7 @@ class Server(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     data_dir: str = ""  # default: $WEIR_DATA_DIR, else $XDG_DATA_HOME/weir, else ~/.local/share/weir
     max_body_bytes: int = 16 * 1024 * 1024
     max_sse_line_bytes: int = 1024 * 1024
+    keepalive_seconds: float = 15.0  # translated streams: a keepalive event after this long without output
     # granian tuning (see `granian --help`); the defaults are what bench/ measured best
     loop: Literal["auto", "asyncio", "uvloop"] = "uvloop"
     task_impl: Literal["asyncio", "rust"] = "asyncio"
@@ -281,6 +282,8 @@ def validate(config: Config) -> list[str]:
         problems.append(f"server.workers: must be at least 1, got {s.workers}")
     if s.max_body_bytes < 1024:
         problems.append(f"server.max_body_bytes: must be at least 1024, got {s.max_body_bytes}")
+    if s.keepalive_seconds <= 0:
+        problems.append(f"server.keepalive_seconds: must be greater than 0, got {s.keepalive_seconds}")
     if s.max_sse_line_bytes < 1024:
         problems.append(f"server.max_sse_line_bytes: must be at least 1024, got {s.max_sse_line_bytes}")
     url = config.storage.url

@@ -65,6 +65,7 @@ MODELS = [  # (id, aliases, provider, upstream model)
     ("claude-tools", [], "anthropic-mock", "mock-tools"),
     ("claude-broken", [], "anthropic-mock", "mock-error-500"),
     ("claude-cut", [], "anthropic-mock", "mock-cut"),
+    ("claude-pause", [], "anthropic-mock", "mock-pause"),
 ]
 
 
@@ -87,6 +88,7 @@ host = "127.0.0.1"
 port = {port}
 data_dir = "{data_dir}"
 max_body_bytes = 262144
+keepalive_seconds = 0.5
 
 [storage]
 url = "{storage_url}"

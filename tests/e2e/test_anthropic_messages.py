@@ -217,3 +217,18 @@ def test_errors_speak_anthropic(weir: Weir, client: anthropic.Anthropic) -> None
     with pytest.raises(anthropic.APIStatusError):
         with client.messages.stream(model="claude-cut", max_tokens=10, messages=ASK) as s:  # type: ignore[arg-type]
             s.get_final_message()
+
+
+def test_translated_streams_send_keepalives_while_the_upstream_is_silent(weir: Weir, key: str) -> None:
+    """The Anthropic upstream pauses 1.5 s mid-answer; the OpenAI client gets `: keep-alive` comments meanwhile
+    (the test config sends one after 0.5 s of silence) and still the whole answer."""
+    body = {"model": "claude-pause", "messages": ASK, "stream": True}
+    with httpx.stream(
+        "POST", f"{weir.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+    ) as r:
+        lines = list(r.iter_lines())
+    keepalives = [line for line in lines if line == ": keep-alive"]
+    assert 1 <= len(keepalives) <= 4
+    chunks = [orjson.loads(line[6:]) for line in lines if line.startswith("data: {")]
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == REPLY
+    assert [line for line in lines if line][-1] == "data: [DONE]"

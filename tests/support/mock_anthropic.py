@@ -86,6 +86,8 @@ async def _stream(model: str, tools: bool, cut: bool) -> Any:
             await asyncio.sleep(0.001)
             if cut and word == " the":
                 return
+            if model == "mock-pause" and word == " from":
+                await asyncio.sleep(1.5)  # a silent upstream, for keepalives
         yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
     stop = "tool_use" if tools else "end_turn"
     final = {"output_tokens": m.COMPLETION_TOKENS}

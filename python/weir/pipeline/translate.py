@@ -4,6 +4,9 @@ and upstream response or stream -> canonical -> client response or stream. Error
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import aiohttp
 from starlette.types import Receive, Send
 
@@ -166,6 +169,51 @@ async def _relay_events(
     gw: Gateway, call: Call, response: aiohttp.ClientResponse, wants_usage: bool, client: Dialect, send: Send
 ) -> bool:
     """Upstream SSE -> canonical events -> client SSE. True when the upstream stream ended cleanly."""
+    keepalive = _Keepalive(send, client.keepalive, gw.config.server.keepalive_seconds)
+    try:
+        return await _convert(gw, call, response, wants_usage, client, keepalive)
+    finally:
+        keepalive.stop()
+
+
+class _Keepalive:
+    """Sends the client dialect's keepalive (`: keep-alive` comment, Anthropic `ping`) when nothing was sent for
+    `server.keepalive_seconds`, so clients with idle timeouts (Claude Code, Codex) wait out a silent upstream.
+    Only after the first event: an Anthropic client must see message_start first."""
+
+    def __init__(self, send: Send, beat: bytes, seconds: float) -> None:
+        self._send = send
+        self._beat = beat
+        self._seconds = seconds
+        self._last = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def send(self, body: bytes) -> None:
+        self._last = time.monotonic()
+        await self._send({"type": "http.response.body", "body": body, "more_body": True})
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._beats())
+
+    async def _beats(self) -> None:
+        while True:
+            await asyncio.sleep(self._seconds - (time.monotonic() - self._last))
+            if time.monotonic() - self._last >= self._seconds:
+                await self.send(self._beat)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def end(self, body: bytes) -> None:
+        """The last bytes of the response; no keepalive after them."""
+        self.stop()
+        await self._send({"type": "http.response.body", "body": body})
+
+
+async def _convert(
+    gw: Gateway, call: Call, response: aiohttp.ClientResponse, wants_usage: bool, client: Dialect, out: _Keepalive
+) -> bool:
+    send = out.send
     framer = SseFramer(gw.config.server.max_sse_line_bytes)
     reader = call.target.upstream.wire.reader()
     writer = client.writer(call.requested_model, wants_usage)
@@ -181,31 +229,31 @@ async def _relay_events(
         return writer.feed(ev)
 
     def convert(frames: list[tuple[str | None, bytes]], events: list[StreamEvent] | None = None) -> bytes:
-        out = bytearray()
+        buf = bytearray()
         for event, data in frames:
             for ev in reader.feed(event, data):
-                out += write(ev)
+                buf += write(ev)
         for ev in events or ():
-            out += write(ev)
-        return bytes(out)
+            buf += write(ev)
+        return bytes(buf)
 
     clean = True
     try:
         async for chunk in response.content.iter_any():
             call.first_byte()
-            out = convert(framer.feed(chunk))
-            if out:
-                await send({"type": "http.response.body", "body": out, "more_body": True})
-        out = convert(framer.finish(), reader.finish())
+            data = convert(framer.feed(chunk))
+            if data:
+                await send(data)
+        tail = convert(framer.finish(), reader.finish())
     except (*TRANSPORT_ERRORS, ValueError) as exc:  # ValueError: an SSE line over the size cap
         clean = False
         if isinstance(exc, ValueError):
             message = f"The upstream sent a malformed stream: {exc}"
         else:
             message = f"The upstream stream failed: {classify(exc, call.target.upstream.name).message}"
-        out = b"" if failed else write(Failure(status=502, type="api_error", message=message))
+        tail = b"" if failed else write(Failure(status=502, type="api_error", message=message))
     call.usage = tally.final(call.model.token_encoding)
     if not failed:
-        out += writer.finish(call.usage, call.cost())
-    await send({"type": "http.response.body", "body": out})
+        tail += writer.finish(call.usage, call.cost())
+    await out.end(tail)
     return clean and not failed
