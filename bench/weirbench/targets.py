@@ -262,6 +262,7 @@ host = "127.0.0.1"
 port = {self.port}
 workers = 1
 data_dir = "{data}"
+{os.environ.get("WEIR_BENCH_SERVER_TOML", "")}
 
 [storage]
 url = "sqlite://{data / "weir.db"}"
