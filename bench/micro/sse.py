@@ -4,7 +4,8 @@
 All implementations do the same job on an upstream OpenAI chat SSE stream: frame it
 incrementally (WHATWG event-stream rules, CR / LF / CRLF line ends, chunk boundaries anywhere),
 forward every block's raw bytes verbatim, hold back the usage-only chunk (a usage object and
-``"choices": []``) and the ``[DONE]`` block, and read the usage (input, cached, output, reasoning).
+``"choices": []``; its data is kept) and, from it or from the ``[DONE]`` block on, every block (raw, in
+``tail``), and read the usage (input, cached, output, reasoning, cache_write).
 
     rust               weir._native.StreamTap("openai_chat")
     python-scan        PyStreamTap("scan"): orjson-parses only the events in which a regex finds a
@@ -13,7 +14,7 @@ forward every block's raw bytes verbatim, hold back the usage-only chunk (a usag
     python-*-lines     the same without the LF-only fast path (line reader only); --variants to time
 
 Before timing, every Python variant is checked against the Rust tap (forwarded bytes, usage,
-usage data, [DONE] block, data-event count) on every benchmark input, on the recorded streams in
+usage data, tail, complete, data-event count) on every benchmark input, on the recorded streams in
 tests/fixtures/openai_chat (whole, byte by byte, random splits) and on small edge-case streams
 (every split); a mismatch is an AssertionError.
 
@@ -55,7 +56,7 @@ FIXTURES = ROOT / "bench" / "transport" / "fixtures"
 TEST_STREAMS = ROOT / "tests" / "fixtures" / "openai_chat"
 RESULTS = ROOT / "bench" / "results"
 
-Usage = tuple[int, int, int, int]
+Usage = tuple[int, int, int, int, int]
 
 # ----------------------------------------------------------------------------- Python tap
 
@@ -79,7 +80,9 @@ def _count(value: Any) -> int:
 
 
 def usage_of(usage: Any) -> Usage | None:
-    """``(input, cached, output, reasoning)`` of an OpenAI usage object, or None if it is not one."""
+    """``(input, cached, output, reasoning, cache_write)`` of an OpenAI usage object, or None if it is not
+    one (``cache_write`` is ``prompt_tokens_details.cache_write_tokens``, which some OpenAI-compatible
+    providers report)."""
     if type(usage) is not dict:
         return None
     prompt = usage.get("prompt_tokens")
@@ -89,18 +92,29 @@ def usage_of(usage: Any) -> Usage | None:
     try:
         prompt_details = usage.get("prompt_tokens_details")
         completion_details = usage.get("completion_tokens_details")
+        if prompt_details is None:
+            cached = cache_write = 0
+        else:
+            cached = _count(prompt_details.get("cached_tokens"))
+            cache_write = _count(prompt_details.get("cache_write_tokens"))
         return (
             _count(prompt),
-            _count(prompt_details.get("cached_tokens")) if prompt_details is not None else 0,
+            cached,
             _count(completion),
             _count(completion_details.get("reasoning_tokens")) if completion_details is not None else 0,
+            cache_write,
         )
     except (TypeError, AttributeError):
         return None
 
 
-# What the tap does with one data event.
-FORWARD, WITHHOLD_USAGE, WITHHOLD_DONE = 0, 1, 2
+# What the reader says of one data event.
+FORWARD, WITHHOLD_USAGE, TERMINAL = 0, 1, 2
+# What the framer does with the run of passed-on bytes at a dispatched block: KEEP it going (the block
+# joins the run); CUT the run before the block and drop the block (a withheld usage chunk); or cut it
+# before the block and start a HOLD run at the block (the first [DONE] of a stream not held yet). After
+# a CUT or a HOLD every run goes to the tail.
+KEEP, CUT, HOLD = 0, 1, 2
 
 
 class PyStreamTap:
@@ -116,12 +130,19 @@ class PyStreamTap:
     a faster path (``lf_fast_path``) finds whole blocks with one ``find(b"\\n\\n")`` each and
     reads a one-line ``data:`` block without splitting it; a CR, the first block of the stream
     (BOM) and the end of the stream go through the line reader.
+
+    Holding: blocks pass in contiguous runs of the input, sliced once per run. A withheld usage
+    chunk ends a run (its data is kept in ``usage_data``); so does the first ``[DONE]`` block, which
+    starts the next one. From the first of the two on, runs go to the tail (``_held``) instead of
+    the output, so that the tail holds every later block, raw, except further usage chunks.
     """
 
     __slots__ = (
         "_data",
         "_event",
         "_failed",
+        "_held",
+        "_holding",
         "_inspect",
         "_lf_fast_path",
         "_lf_mode",
@@ -130,8 +151,8 @@ class PyStreamTap:
         "_pending",
         "_search",
         "_stream_start",
+        "complete",
         "data_events",
-        "done_raw",
         "usage",
         "usage_data",
     )
@@ -145,7 +166,9 @@ class PyStreamTap:
         self._failed: ValueError | None = None
         self.usage: Usage | None = None
         self.usage_data: bytes | None = None
-        self.done_raw: bytes | None = None
+        self._holding = False  # a usage chunk or [DONE] was seen: every later run goes to _held
+        self._held: list[bytes | bytearray] = []  # the tail, in pieces
+        self.complete = False
         self.data_events = 0
         self._reset()
 
@@ -162,6 +185,11 @@ class PyStreamTap:
         self._event: bytes | bytearray | None = None
 
     # -- public
+
+    @property
+    def tail(self) -> bytes:
+        """The raw blocks held after the usage chunk, and the ``[DONE]`` block; empty when nothing is held."""
+        return b"".join(self._held)
 
     def feed(self, chunk: bytes) -> bytes:
         """The bytes to forward now: the blocks completed by ``chunk``, minus held-back ones."""
@@ -222,8 +250,9 @@ class PyStreamTap:
         search = self._search
         data = self._data
         block_start = 0
-        run_start = 0  # start of the current run of forwarded blocks
+        run_start = 0  # start of the current run of passed-on blocks
         parts: list[bytes | bytearray] = []
+        runs = self._held if self._holding else parts  # where the current run goes
         lf = buf.find(b"\n", search)  # the next LF, reused until a line end passes it
         while True:
             cr = buf.find(b"\r", search) if lf < 0 else buf.find(b"\r", search, lf)
@@ -256,10 +285,11 @@ class PyStreamTap:
                 if buf.startswith(_BOM, line_start, eol):
                     line_start += 3
             if line_start == eol:  # blank line: the block is complete
-                if data and self._dispatch(buf, block_start, nxt):
-                    if run_start < block_start:  # withheld: close the run of forwarded blocks
-                        parts.append(buf[run_start:block_start])
-                    run_start = nxt
+                if data and (cut := self._dispatch()):
+                    if run_start < block_start:  # close the run of passed-on blocks
+                        runs.append(buf[run_start:block_start])
+                    runs = self._held
+                    run_start = nxt if cut == CUT else block_start
                 data.clear()
                 self._event = None
                 block_start = nxt
@@ -279,14 +309,15 @@ class PyStreamTap:
                 self._stream_start = False
                 if line_start < n and buf[line_start] != 58:
                     self._field(buf, line_start, n, data)
-            if data and self._dispatch(buf, block_start, n):
+            if data and (cut := self._dispatch()):
                 if run_start < block_start:
-                    parts.append(buf[run_start:block_start])
-                run_start = n
+                    runs.append(buf[run_start:block_start])
+                runs = self._held
+                run_start = n if cut == CUT else block_start
             block_start = line_start = search = n
 
         if run_start < block_start:
-            parts.append(buf[run_start:block_start])
+            runs.append(buf[run_start:block_start])
         self._line_start = line_start
         self._search = search
         if len(parts) == 1 and type(parts[0]) is bytes:
@@ -301,6 +332,7 @@ class PyStreamTap:
         search = self._search
         run_start = 0
         parts: list[bytes | bytearray] = []
+        runs = self._held if self._holding else parts
         while start < n:
             if buf[start] == 10:  # a blank line opening a block is a block of its own
                 start += 1
@@ -321,17 +353,19 @@ class PyStreamTap:
             if data is not None:
                 if type(data) is not bytes:
                     data = bytes(data)
-                if self._take(data, buf, start, end):
+                cut = self._take(data)
+                if cut:
                     if run_start < start:
-                        parts.append(buf[run_start:start])
-                    run_start = end
+                        runs.append(buf[run_start:start])
+                    runs = self._held
+                    run_start = end if cut == CUT else start
             start = end
         if n - start > max_line:  # the unfinished last line may be too long
             last_lf = buf.rfind(b"\n", start)
             if n - (last_lf + 1 if last_lf >= 0 else start) > max_line:
                 raise self._too_long()
         if run_start < start:
-            parts.append(buf[run_start:start])
+            runs.append(buf[run_start:start])
         self._line_start = start
         self._search = n - 1 if n > start and buf[n - 1] == 10 else n
         if len(parts) == 1 and type(parts[0]) is bytes:
@@ -371,35 +405,43 @@ class PyStreamTap:
         elif name == b"event":
             self._event = buf[value:end]  # not used by the OpenAI chat reader
 
-    def _dispatch(self, buf: bytes | bytearray, start: int, end: int) -> bool:
-        """Hands the event of the line reader's block to the reader; whether it is withheld."""
+    def _dispatch(self) -> int:
+        """Hands the event of the line reader's block to the reader: KEEP, CUT or HOLD (see ``_take``)."""
         lines = self._data
         data = lines[0] if len(lines) == 1 else b"\n".join(lines)
-        return self._take(data if type(data) is bytes else bytes(data), buf, start, end)
+        return self._take(data if type(data) is bytes else bytes(data))
 
-    def _take(self, data: bytes, buf: bytes | bytearray, start: int, end: int) -> bool:
+    def _take(self, data: bytes) -> int:
+        """What becomes of the block of a data event: KEEP (it stays in the current run: passed on,
+        or held if holding), CUT (withheld usage chunk: the run ends before it, the block is dropped)
+        or HOLD (the first [DONE] before any holding: the run ends before it and the next run, held,
+        starts with it). After a CUT or a HOLD every run goes to ``_held``."""
         disposition = self._inspect(data)
         if disposition == FORWARD:
             self.data_events += 1
-            return False
+            return KEEP
         if disposition == WITHHOLD_USAGE:
             self.usage_data = data
-        else:
-            self.done_raw = bytes(buf[start:end])
-        return True
+            self._holding = True
+            return CUT
+        self.complete = True
+        if not self._holding:
+            self._holding = True
+            return HOLD
+        return KEEP  # a [DONE] while holding stays in the held run
 
     # -- the OpenAI chat reader
 
     def _inspect_scan(self, data: bytes) -> int:
         if data.strip(_DONE_STRIP) == b"[DONE]":
-            return WITHHOLD_DONE
+            return TERMINAL
         if _USAGE_OBJECT.search(data) is None:
             return FORWARD
         return self._read_usage(data)
 
     def _inspect_json(self, data: bytes) -> int:
         if data.strip(_DONE_STRIP) == b"[DONE]":
-            return WITHHOLD_DONE
+            return TERMINAL
         return self._read_usage(data)
 
     def _read_usage(self, data: bytes) -> int:
@@ -436,7 +478,7 @@ def long_stream(blocks: list[bytes], content_chunks: int) -> tuple[bytes, Usage]
     patched = usage_block.replace(
         old, b'"completion_tokens":%d,"total_tokens":%d' % (content_chunks, 36 + content_chunks)
     )
-    return b"".join([*body, patched, done]), (36, 0, content_chunks, 0)
+    return b"".join([*body, patched, done]), (36, 0, content_chunks, 0, 0)
 
 
 def network_pieces(stream: bytes, rng: random.Random, low: int = 1, high: int = 1500) -> list[bytes]:
@@ -456,7 +498,7 @@ def random_splits(stream: bytes, rng: random.Random, cuts: int) -> list[bytes]:
 
 # ----------------------------------------------------------------------------- implementations
 
-Tap = Any  # StreamTap or PyStreamTap: feed(), finish(), usage, usage_data, done_raw, data_events
+Tap = Any  # StreamTap or PyStreamTap: feed(), finish(), usage, usage_data, tail, complete, data_events
 
 IMPLEMENTATIONS: dict[str, Callable[[], Tap]] = {
     "rust": lambda: StreamTap("openai_chat"),
@@ -481,23 +523,38 @@ EDGE_STREAMS = [
     b'data: {"choices":[],"usage":{"prompt_tokens":7}}\n\ndata: [DONE]\r',
     b'data: {"choices":[],"usage":null,"prompt_filter_results":[]}\n\ndata: b\r\n\r\ndata: c\n\n',
     b'data: hello\n\ndata: [1,2]\n\ndata: {"usage":{"prompt_tokens":"many"}}\n\ndata: [DONE] \n\n',
+    # Held after the usage chunk: a comment, a late content chunk, blank lines, a second usage chunk
+    # (dropped, the last one kept), [DONE] and blocks after it; cache writes present and null.
+    b'data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,'
+    b'"prompt_tokens_details":{"cached_tokens":4,"cache_write_tokens":3}}}\n\n: late\n\n'
+    b'data: {"choices":[{"delta":{"content":"x"}}]}\n\n\n\ndata: {"choices":[],"usage":{"prompt_tokens":9,'
+    b'"completion_tokens":3,"prompt_tokens_details":{"cache_write_tokens":null}}}\r\n\r\n'
+    b"data: [DONE]\n\ndata: after\n\n: bye\n",
+    # Held from [DONE] on, a usage chunk after it dropped; the second [DONE] stays in the tail.
+    b'data: a\n\n: ping\n\ndata: [DONE]\n\n\ndata: {"choices":[],"usage":{"completion_tokens":1,'
+    b'"prompt_tokens_details":{"cache_write_tokens":2.5}}}\n\ndata: [DONE]\n\ndata: b',
+    # Cut short: no [DONE], nothing held (the last event is "[DON").
+    b'data: {"choices":[{"delta":{}}],"usage":{"prompt_tokens":3,"prompt_tokens_details":'
+    b'{"cache_write_tokens":-1}}}\n\ndata: [DON',
 ]
 
 
 def tap_outcome(make: Callable[[], Tap], chunks: Sequence[bytes]) -> tuple[Any, ...]:
     tap = make()
     forwarded = b"".join([tap.feed(chunk) for chunk in chunks]) + tap.finish()
-    return forwarded, tap.usage, tap.usage_data, tap.done_raw, tap.data_events
+    return forwarded, tap.usage, tap.usage_data, tap.tail, tap.complete, tap.data_events
 
 
 def verify(scenarios: list[Scenario], rng: random.Random) -> int:
     """Asserts that every Python tap gives exactly the Rust tap's outcome (forwarded bytes, usage,
-    usage data, [DONE] block, data events); returns the number of (input, chunking) cases."""
+    usage data, tail, complete, data events); returns the number of (input, chunking) cases."""
     cases: list[tuple[str, list[bytes]]] = []
     for s in scenarios:
         whole = b"".join(s.chunks)
         cases += [(s.name, s.chunks), (f"{s.name}/whole", [whole])]
-        assert tap_outcome(IMPLEMENTATIONS["rust"], [whole])[1] == s.usage, s.name
+        forwarded, usage, usage_data, tail, complete, _ = tap_outcome(IMPLEMENTATIONS["rust"], [whole])
+        assert usage == s.usage and complete and tail == b"data: [DONE]\n\n", s.name
+        assert forwarded + b"data: " + (usage_data or b"") + b"\n\n" + tail == whole, s.name
     for path in sorted(TEST_STREAMS.glob("*.sse")):
         stream = path.read_bytes()
         cases += [
@@ -740,7 +797,7 @@ def build_scenarios(seed: int, long_chunks: int) -> list[Scenario]:
     rng = random.Random(seed)
     stream = (FIXTURES / "chat_completion_stream.sse").read_bytes()
     blocks = fixture_blocks(stream)
-    fixture_usage = (36, 0, 64, 0)
+    fixture_usage = (36, 0, 64, 0, 0)
     long, long_usage = long_stream(blocks, long_chunks)
     return [
         Scenario(
