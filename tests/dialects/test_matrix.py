@@ -31,8 +31,101 @@ TOOLS_OPENAI = [
 ]
 
 
+TOOLS_RESPONSES = [
+    {"type": "function", "name": t["name"], "description": t["description"], "parameters": t["input_schema"]}
+    for t in TOOLS_ANTHROPIC
+]
+
+
+def responses_body(case: str) -> dict[str, Any]:
+    """The request of `body`, as a Responses client (Codex) writes it: `input` items, flat tools."""
+    req: dict[str, Any] = {"model": "m", "max_output_tokens": 100}
+    if case == "system":
+        req["instructions"] = "one"
+        req["input"] = [
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "two"}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+        ]
+    elif case == "images":
+        parts = [
+            {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}", "detail": "auto"},
+            {"type": "input_image", "image_url": "https://example.test/cat.png", "detail": "auto"},
+            {"type": "input_text", "text": "what is this"},
+        ]
+        req["input"] = [{"type": "message", "role": "user", "content": parts}]
+    elif case.startswith("tool_choice"):
+        mode = case.split(":")[1]
+        req["input"] = "hi"
+        req["tools"] = TOOLS_RESPONSES
+        names = {"auto": "auto", "any": "required", "none": "none", "auto_serial": "auto"}
+        req["tool_choice"] = {"type": "function", "name": "get_time"} if mode == "tool" else names[mode]
+        if mode == "auto_serial":
+            req["parallel_tool_calls"] = False
+    elif case == "tool_results":
+        req["tools"] = TOOLS_RESPONSES
+        req["input"] = [
+            {"role": "user", "content": "weather and time?"},  # an EasyInputMessage: no `type`
+            {"type": "function_call", "call_id": "call_A", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+            {"type": "function_call", "call_id": "call_B", "name": "get_time", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_A", "output": "18C"},
+            {"type": "function_call_output", "call_id": "call_B", "output": "noon"},
+        ]
+    elif case == "no_max_tokens":
+        del req["max_output_tokens"]
+        req["input"] = "hi"
+    return req
+
+
+def gemini_body(case: str) -> dict[str, Any]:
+    """The request of `body`, as a Gemini client (google-genai, Gemini CLI) writes it: the model is in the URL."""
+    declarations = [{"name": t["name"], "description": t["description"]} for t in TOOLS_ANTHROPIC]
+    req: dict[str, Any] = {"generationConfig": {"maxOutputTokens": 100}}
+    hi = {"role": "user", "parts": [{"text": "hi"}]}
+    if case == "system":
+        req["systemInstruction"] = {"parts": [{"text": "one"}, {"text": "two"}]}
+        req["contents"] = [hi]
+    elif case == "images":
+        parts = [
+            {"inlineData": {"mimeType": "image/png", "data": PNG}},
+            {"fileData": {"mimeType": "image/png", "fileUri": "https://example.test/cat.png"}},
+            {"text": "what is this"},
+        ]
+        req["contents"] = [{"role": "user", "parts": parts}]
+    elif case.startswith("tool_choice"):
+        mode = case.split(":")[1]
+        req["contents"] = [hi]
+        req["tools"] = [{"functionDeclarations": declarations}]
+        calling: dict[str, Any] = {"mode": {"any": "ANY", "none": "NONE", "tool": "ANY"}.get(mode, "AUTO")}
+        if mode == "tool":
+            calling["allowedFunctionNames"] = ["get_time"]
+        req["toolConfig"] = {"functionCallingConfig": calling}  # auto_serial: Gemini cannot say it
+    elif case == "tool_results":
+        req["tools"] = [{"functionDeclarations": declarations}]
+        calls = [
+            {"functionCall": {"id": "call_A", "name": "get_weather", "args": {"city": "Paris"}}},
+            {"functionCall": {"id": "call_B", "name": "get_time", "args": {}}},
+        ]
+        results = [
+            {"functionResponse": {"id": "call_A", "name": "get_weather", "response": {"output": "18C"}}},
+            {"functionResponse": {"id": "call_B", "name": "get_time", "response": {"output": "noon"}}},
+        ]
+        req["contents"] = [
+            {"role": "user", "parts": [{"text": "weather and time?"}]},
+            {"role": "model", "parts": calls},
+            {"role": "user", "parts": results},
+        ]
+    elif case == "no_max_tokens":
+        del req["generationConfig"]
+        req["contents"] = [hi]
+    return req
+
+
 def body(client: str, case: str) -> bytes:
     """The same request, as each dialect's client would write it."""
+    if client == "gemini":
+        return json.dumps(gemini_body(case)).encode()
+    if client == "openai_responses":
+        return json.dumps(responses_body(case)).encode()
     anthropic = client == "anthropic_messages"
     req: dict[str, Any] = {"model": "m", "max_tokens": 100}
     if case == "system":
@@ -149,8 +242,8 @@ def test_tool_choice(client: str, upstream: str, mode: str) -> None:
     assert choice.mode == ("auto" if mode == "auto_serial" else mode)
     if mode == "tool":
         assert choice.name == "get_time"
-    if mode == "auto_serial":
-        assert choice.parallel is False
+    if mode == "auto_serial":  # Gemini cannot limit a turn to one call: lost (and reported) through its wire
+        assert choice.parallel is (None if "gemini" in (client, upstream) else False)
 
 
 @pytest.mark.parametrize(("client", "upstream"), PAIRS)
@@ -158,13 +251,16 @@ def test_tool_results_keep_order_and_ids(client: str, upstream: str) -> None:
     _, after, _ = through(DIALECTS[client], DIALECTS[upstream], body(client, "tool_results"))
     uses = [b for m in after.messages for b in m.content if isinstance(b, ToolUse)]
     results = [b for m in after.messages for b in m.content if isinstance(b, ToolResult)]
+    # The Gemini API refuses ids in requests: through its wire, calls and results pair by name and order.
+    ids = [u.id for u in uses] if upstream == "gemini" else ["call_A", "call_B"]
     assert [(u.id, u.name, json.loads(bytes(u.input))) for u in uses] == [
-        ("call_A", "get_weather", {"city": "Paris"}),
-        ("call_B", "get_time", {}),
+        (ids[0], "get_weather", {"city": "Paris"}),
+        (ids[1], "get_time", {}),
     ]
+    assert len(set(ids)) == 2
     assert [(r.tool_use_id, [t.text for t in r.content if isinstance(t, Text)]) for r in results] == [
-        ("call_A", ["18C"]),
-        ("call_B", ["noon"]),
+        (ids[0], ["18C"]),
+        (ids[1], ["noon"]),
     ]
     # All results of the turn sit in one canonical user message, right after the calls.
     holders = [m for m in after.messages if any(isinstance(b, ToolResult) for b in m.content)]
@@ -178,15 +274,17 @@ def test_max_tokens_default_only_where_required(client: str, upstream: str) -> N
     if upstream == "anthropic_messages":
         assert sent["max_tokens"] == 777
     else:
-        assert "max_tokens" not in sent and "max_completion_tokens" not in sent
+        assert not {"max_tokens", "max_completion_tokens", "max_output_tokens"} & set(sent)
+        assert "maxOutputTokens" not in sent.get("generationConfig", {})
 
 
 @pytest.mark.parametrize(("client", "upstream"), PAIRS)
 def test_foreign_thinking_is_never_sent_upstream(client: str, upstream: str) -> None:
     req = DIALECTS[client].request.to_canonical(body(client, "system"))
+    origin = "gemini" if upstream != "gemini" else "openai_chat"  # signed by a dialect the upstream is not
     req.messages.append(
         type(req.messages[0])(
-            role="assistant", content=[Thinking(text="hmm", signature="forged", origin="gemini"), Text(text="ok")]
+            role="assistant", content=[Thinking(text="hmm", signature="forged", origin=origin), Text(text="ok")]
         )
     )
     req.messages.append(type(req.messages[0])(role="user", content=[Text(text="more")]))
@@ -211,7 +309,12 @@ def test_responses_keep_stop_reason_and_usage(client: str, upstream: str, stop: 
     middle = DIALECTS[upstream].response.to_canonical(upstream_wire)
     client_wire = DIALECTS[client].response.from_canonical(middle, Reply(model="m", cost_microcents=99))
     final = DIALECTS[client].response.to_canonical(client_wire)
-    expected = {"stop_sequence": "end_turn"}.get(stop, stop) if "openai_chat" in (client, upstream) else stop
+    # OpenAI's dialects and Gemini have no stop_sequence stop reason: a stop sequence ends the turn like any stop.
+    openai = {"openai_chat", "openai_responses", "gemini"} & {client, upstream}
+    expected = {"stop_sequence": "end_turn"}.get(stop, stop) if openai else stop
     assert final.stop_reason == expected
     assert final.usage == usage  # cache reads and writes, reasoning: the same whatever the wires in between
-    assert json.loads(client_wire)["usage"]["cost_microcents"] == 99
+    if client == "gemini":
+        assert json.loads(client_wire)["usageMetadata"]["costMicrocents"] == 99
+    else:
+        assert json.loads(client_wire)["usage"]["cost_microcents"] == 99

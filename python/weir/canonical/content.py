@@ -14,6 +14,7 @@ class Block(msgspec.Struct, tag_field="type", omit_defaults=True, kw_only=True):
 class Text(Block, tag="text"):
     text: str
     cache_control: msgspec.Raw | None = None  # Anthropic prompt-caching marker, carried as is
+    signature: str | None = None  # Gemini's thoughtSignature on this part: only the gemini dialect reads or writes it
 
 
 class Image(Block, tag="image"):
@@ -32,6 +33,7 @@ class ToolUse(Block, tag="tool_use"):
     input: msgspec.Raw  # the arguments as a JSON object, forwarded byte for byte
     kind: Literal["function", "custom"] = "function"  # custom: freeform input (Responses custom tools)
     cache_control: msgspec.Raw | None = None
+    signature: str | None = None  # Gemini's thoughtSignature on the functionCall part (Gemini 3 wants it back)
 
 
 class ToolResult(Block, tag="tool_result"):

@@ -12,10 +12,18 @@ from weir.dialects.anthropic_messages import errors as anthropic_errors
 from weir.dialects.anthropic_messages import request as anthropic_request
 from weir.dialects.anthropic_messages import response as anthropic_response
 from weir.dialects.anthropic_messages import stream as anthropic_stream
+from weir.dialects.gemini import errors as gemini_errors
+from weir.dialects.gemini import request as gemini_request
+from weir.dialects.gemini import response as gemini_response
+from weir.dialects.gemini import stream as gemini_stream
 from weir.dialects.openai_chat import errors as openai_errors
 from weir.dialects.openai_chat import request as openai_request
 from weir.dialects.openai_chat import response as openai_response
 from weir.dialects.openai_chat import stream as openai_stream
+from weir.dialects.openai_responses import errors as responses_errors
+from weir.dialects.openai_responses import request as responses_request
+from weir.dialects.openai_responses import response as responses_response
+from weir.dialects.openai_responses import stream as responses_stream
 from weir.errors import GatewayError
 
 
@@ -88,6 +96,32 @@ ANTHROPIC_MESSAGES = Dialect(
     keepalive=b'event: ping\ndata: {"type": "ping"}\n\n',
 )
 
-DIALECTS = {d.name: d for d in (OPENAI_CHAT, ANTHROPIC_MESSAGES)}
+OPENAI_RESPONSES = Dialect(
+    "openai_responses",
+    request=responses_request,
+    response=responses_response,
+    stream=responses_stream,
+    render=lambda err, rid: responses_errors.render(err),
+    headers=responses_errors.headers,
+    stream_error=responses_errors.stream_error,
+    from_upstream=responses_errors.from_upstream,
+    writer=lambda model, include_usage: responses_stream.FromCanonical(model),
+    keepalive=b": keep-alive\n\n",  # a comment: openai-python and Codex (eventsource_stream) skip it
+)
+
+GEMINI = Dialect(
+    "gemini",
+    request=gemini_request,  # to_canonical(body, model=<from the URL>, stream=<streamGenerateContent>)
+    response=gemini_response,
+    stream=gemini_stream,
+    render=lambda err, rid: gemini_errors.render(err),
+    headers=gemini_errors.headers,
+    stream_error=gemini_errors.stream_error,
+    from_upstream=gemini_errors.from_upstream,
+    writer=lambda model, include_usage: gemini_stream.FromCanonical(model),
+    keepalive=b"",  # google-genai breaks on comments and on any line but `data: `: send nothing
+)
+
+DIALECTS = {d.name: d for d in (OPENAI_CHAT, ANTHROPIC_MESSAGES, OPENAI_RESPONSES, GEMINI)}
 # A provider's `dialect` in weir.toml -> the wire dialect its chat endpoint speaks.
 PROVIDER_DIALECTS = {"openai": OPENAI_CHAT, "anthropic": ANTHROPIC_MESSAGES}
