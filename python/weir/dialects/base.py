@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import msgspec
 
+from weir.errors import InvalidRequest
+
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):
     """What a request converter needs to know about where the request goes."""
@@ -53,3 +55,25 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
 
     model: str  # the model name the client asked for
     cost_microcents: int | None = None
+
+
+_decode_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode
+
+
+def is_json_object(text: str) -> bool:
+    """Whether `text` is a JSON object (tool-call arguments often are not)."""
+    try:
+        _decode_object(text)
+    except msgspec.DecodeError:
+        return False
+    return True
+
+
+def invalid(exc: msgspec.ValidationError, where: str = "") -> InvalidRequest:
+    """msgspec's "<problem> - at `$.a[0].b`" as InvalidRequest(param="a[0].b"), `where` prefixed."""
+    problem, sep, path = str(exc).partition(" - at `$")
+    param = where + path.rstrip("`") if sep else where
+    if problem.startswith("Object missing required field `"):
+        param += "." + problem.split("`")[1]
+    param = param.lstrip(".")
+    return InvalidRequest(f"{param}: {problem}" if param else problem, param=param or None)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET, Raw, Struct, UnsetType
 
-from weir.errors import InvalidRequest
+from weir.dialects.base import invalid as invalid  # re-exported for the dialect's modules
+from weir.dialects.base import is_json_object as is_json_object
 
 # --- content parts -------------------------------------------------------------------------------------------------
 
@@ -285,21 +286,3 @@ def decode_part(raw: Raw, where: str) -> KnownPart | None:
         return _decode_known(raw)
     except msgspec.ValidationError as exc:
         raise invalid(exc, where) from None
-
-
-def is_json_object(text: str) -> bool:
-    try:
-        decode_fields(text)
-    except msgspec.DecodeError:
-        return False
-    return True
-
-
-def invalid(exc: msgspec.ValidationError, where: str = "") -> InvalidRequest:
-    """msgspec's "<problem> - at `$.a[0].b`" as InvalidRequest(param="a[0].b"), `where` prefixed."""
-    problem, sep, path = str(exc).partition(" - at `$")
-    param = where + path.rstrip("`") if sep else where
-    if problem.startswith("Object missing required field `"):
-        param += "." + problem.split("`")[1]
-    param = param.lstrip(".")
-    return InvalidRequest(f"{param}: {problem}" if param else problem, param=param or None)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET, Raw, Struct, UnsetType
 
-from weir.errors import InvalidRequest
+from weir.dialects.base import invalid as invalid  # re-exported for the dialect's modules
+from weir.dialects.base import is_json_object as is_json_object
 
 DIALECT = "openai_responses"  # Opaque.dialect of content parts, Thinking.origin, Request.extras_dialect
 ITEM = "openai_responses:item"  # Opaque.dialect of whole input/output items we do not model (web_search_call...)
@@ -305,21 +306,3 @@ decode_str = msgspec.json.Decoder(str).decode
 _tool_choices: msgspec.json.Decoder[str | ToolChoice | None] = msgspec.json.Decoder(str | ToolChoice | None)
 decode_tool_choice = _tool_choices.decode
 encode = msgspec.json.Encoder().encode
-
-
-def is_json_object(text: str) -> bool:
-    try:
-        decode_fields(text)
-    except msgspec.DecodeError:
-        return False
-    return True
-
-
-def invalid(exc: msgspec.ValidationError, where: str = "") -> InvalidRequest:
-    """msgspec's "<problem> - at `$.a[0].b`" as InvalidRequest(param="a[0].b"), `where` prefixed."""
-    problem, sep, path = str(exc).partition(" - at `$")
-    param = where + path.rstrip("`") if sep else where
-    if problem.startswith("Object missing required field `"):
-        param += "." + problem.split("`")[1]
-    param = param.lstrip(".")
-    return InvalidRequest(f"{param}: {problem}" if param else problem, param=param or None)
