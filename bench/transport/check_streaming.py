@@ -123,6 +123,7 @@ async def client_checks(url: str, gap: float) -> list[tuple[str, bool, str]]:
 
 async def proxy_checks(upstream: str, gap: float) -> list[tuple[str, bool, str]]:
     import aiohttp
+
     from run import PROXY_VARIANTS, Proxy
 
     out = []
