@@ -46,30 +46,12 @@ sys.path.insert(0, str(HERE.parent))  # bench/: the shared weirbench package
 
 from mock_upstream import FIXTURES, UPSTREAM_KEY, NginxMock, free_port  # noqa: E402
 
+from weirbench.compare import SCENARIOS, Scenario  # noqa: E402
 from weirbench.loads import run_wrk  # noqa: E402
 from weirbench.procs import Sampler, children_cpu, host_info, tree, tree_cpu, tree_hwm  # noqa: E402
 
 PROXY_VARIANTS = ["httpx", "httpx_aiohttp", "httpx_aiohttp_tuned", "aiohttp"]
 ALL_TARGETS = ["direct", *PROXY_VARIANTS]
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    stream: bool
-    conns: int
-
-
-SCENARIOS = {
-    s.name: s
-    for s in [
-        Scenario("nonstream-c1", False, 1),
-        Scenario("nonstream-c16", False, 16),
-        Scenario("nonstream-c64", False, 64),
-        Scenario("stream-c16", True, 16),
-        Scenario("stream-c64", True, 64),
-    ]
-}
 
 
 # ----------------------------------------------------------------------------- proxy

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from tests.e2e.conftest import PROVIDER_KEY, Weir
-from tests.e2e.test_openai_chat import expected_cost, wait_balance
+from tests.e2e.test_openai_chat import collect_tool_calls, expected_cost, wait_balance
 from tests.support import mock_anthropic
 from tests.support import mock_upstream as mock
 
@@ -144,18 +144,9 @@ def test_openai_client_to_anthropic_upstream(weir: Weir, key: str) -> None:
 
 def test_openai_client_streamed_tool_calls_from_anthropic_upstream(weir: Weir, key: str) -> None:
     client = openai.OpenAI(base_url=f"{weir.url}/v1", api_key=key, max_retries=0)
-    calls: dict[int, dict[str, str]] = {}
-    finish = None
-    for chunk in client.chat.completions.create(model="claude-tools", messages=ASK, stream=True):
-        for choice in chunk.choices:
-            finish = choice.finish_reason or finish
-            for tc in choice.delta.tool_calls or []:
-                entry = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
-                entry["id"] += tc.id or ""
-                entry["name"] += (tc.function.name or "") if tc.function else ""
-                entry["arguments"] += (tc.function.arguments or "") if tc.function else ""
+    calls, finish = collect_tool_calls(client.chat.completions.create(model="claude-tools", messages=ASK, stream=True))
     assert finish == "tool_calls"
-    assert [calls[i] for i in sorted(calls)] == [
+    assert calls == [
         {"id": cid, "name": name, "arguments": "".join(args)} for cid, name, args in mock.TOOL_CALLS
     ]
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from decimal import ROUND_CEILING, Decimal
 
 import httpx
 import openai
 import orjson
 import pytest
+from openai.types.chat import ChatCompletionChunk
 
 from tests.e2e.conftest import PRICE, PROVIDER_KEY, Weir
 from tests.support import mock_upstream as mock
@@ -121,10 +123,11 @@ def test_stream_with_include_usage_carries_the_cost(weir: Weir, client: openai.O
     assert extra["cost"] == pytest.approx(expected_cost() / 100_000_000)
 
 
-def test_streamed_tool_calls_arrive_intact(client: openai.OpenAI) -> None:
+def collect_tool_calls(chunks: Iterable[ChatCompletionChunk]) -> tuple[list[dict[str, str]], str | None]:
+    """Tool calls put together from their stream deltas the way the SDK's accumulator does, and the finish reason."""
     calls: dict[int, dict[str, str]] = {}
     finish = None
-    for chunk in client.chat.completions.create(model="tools-test", messages=MESSAGES, stream=True):
+    for chunk in chunks:
         for choice in chunk.choices:
             finish = choice.finish_reason or finish
             for tc in choice.delta.tool_calls or []:
@@ -132,8 +135,14 @@ def test_streamed_tool_calls_arrive_intact(client: openai.OpenAI) -> None:
                 entry["id"] += tc.id or ""
                 entry["name"] += (tc.function.name or "") if tc.function else ""
                 entry["arguments"] += (tc.function.arguments or "") if tc.function else ""
+    return [calls[i] for i in sorted(calls)], finish
+
+
+def test_streamed_tool_calls_arrive_intact(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(model="tools-test", messages=MESSAGES, stream=True)
+    calls, finish = collect_tool_calls(stream)
     assert finish == "tool_calls"
-    assert [calls[i] for i in sorted(calls)] == [
+    assert calls == [
         {"id": cid, "name": name, "arguments": "".join(args)} for cid, name, args in mock.TOOL_CALLS
     ]
 
