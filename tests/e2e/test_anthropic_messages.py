@@ -146,9 +146,7 @@ def test_openai_client_streamed_tool_calls_from_anthropic_upstream(weir: Weir, k
     client = openai.OpenAI(base_url=f"{weir.url}/v1", api_key=key, max_retries=0)
     calls, finish = collect_tool_calls(client.chat.completions.create(model="claude-tools", messages=ASK, stream=True))
     assert finish == "tool_calls"
-    assert calls == [
-        {"id": cid, "name": name, "arguments": "".join(args)} for cid, name, args in mock.TOOL_CALLS
-    ]
+    assert calls == [{"id": cid, "name": name, "arguments": "".join(args)} for cid, name, args in mock.TOOL_CALLS]
 
 
 def test_wallet_is_charged_the_same_for_translated_calls(weir: Weir) -> None:

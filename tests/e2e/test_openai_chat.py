@@ -142,9 +142,7 @@ def test_streamed_tool_calls_arrive_intact(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(model="tools-test", messages=MESSAGES, stream=True)
     calls, finish = collect_tool_calls(stream)
     assert finish == "tool_calls"
-    assert calls == [
-        {"id": cid, "name": name, "arguments": "".join(args)} for cid, name, args in mock.TOOL_CALLS
-    ]
+    assert calls == [{"id": cid, "name": name, "arguments": "".join(args)} for cid, name, args in mock.TOOL_CALLS]
 
 
 def test_upstream_sees_the_provider_key_and_never_the_clients(weir: Weir, key: str) -> None:
