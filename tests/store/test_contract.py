@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tests.support.stores import StoreFactory
+from tests.support.stores import SHIPPED_VERSIONS, StoreFactory
 from weir.store.base import AlreadyExists, NotFound, Store, StoreError
 from weir.store.postgres import PostgresStore
 from weir.store.records import Account, ApiKey, KeyLookup, UsageRecord
@@ -71,7 +71,7 @@ async def assert_ledger_conserved(store: Store, account: Account) -> None:
 
 
 async def test_migrate_applies_once(unmigrated_store: Store) -> None:
-    assert await unmigrated_store.migrate() == [1, 2]
+    assert await unmigrated_store.migrate() == SHIPPED_VERSIONS
     assert await unmigrated_store.migrate() == []
     assert (await unmigrated_store.create_account("after-migrate")).name == "after-migrate"
 
@@ -334,7 +334,7 @@ async def test_stores_sharing_one_database_charge_each_request_once(store: Store
 async def test_concurrent_migrations_apply_once(unmigrated_store: Store, store_factory: StoreFactory) -> None:
     stores = [unmigrated_store, *[await store_factory() for _ in range(3)]]
     results = await asyncio.gather(*(s.migrate() for s in stores))
-    assert sorted(v for applied in results for v in applied) == [1, 2]  # each version exactly once
+    assert sorted(v for applied in results for v in applied) == SHIPPED_VERSIONS  # each version exactly once
     assert (await stores[3].create_account("ok")).name == "ok"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.stores import SHIPPED_VERSIONS
 from weir.store import open_store, sqlite_path
 from weir.store.postgres import PostgresStore
 from weir.store.sqlite import SqliteStore
@@ -48,7 +49,7 @@ async def test_relative_sqlite_url_is_relative_to_cwd(tmp_path: Path, monkeypatc
     store = await open_store("sqlite://./nested/dir/weir.db")
     try:
         assert isinstance(store, SqliteStore)
-        assert await store.migrate() == [1, 2]
+        assert await store.migrate() == SHIPPED_VERSIONS
         await store.create_account("acme", 3)
     finally:
         await store.close()
@@ -64,7 +65,7 @@ async def test_relative_sqlite_url_is_relative_to_cwd(tmp_path: Path, monkeypatc
 async def test_memory_store() -> None:
     store = await open_store("sqlite://:memory:")
     try:
-        assert await store.migrate() == [1, 2]
+        assert await store.migrate() == SHIPPED_VERSIONS
         assert (await store.create_account("acme", 1)).balance_microcents == 1
         assert await store.ping() is True
     finally:

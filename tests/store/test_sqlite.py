@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from tests.support.stores import SHIPPED_VERSIONS
 from weir.store.sqlite import SqliteStore
 
 
@@ -12,16 +13,16 @@ async def test_creates_parent_directories_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "weir.db"
     store = SqliteStore(str(path))
     try:
-        assert await store.migrate() == [1, 2]
+        assert await store.migrate() == SHIPPED_VERSIONS
         await store.create_account("acme")
     finally:
         await store.close()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert raw.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
+        assert raw.execute("SELECT version FROM schema_migrations").fetchall() == [(v,) for v in SHIPPED_VERSIONS]
         names = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     raw.close()
-    assert {"accounts", "api_keys", "usage_records", "ledger", "schema_migrations"} <= names
+    assert {"accounts", "api_keys", "usage_records", "ledger", "responses", "schema_migrations"} <= names
 
 
 async def test_foreign_keys_are_enforced(sqlite_store: SqliteStore) -> None:

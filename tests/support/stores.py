@@ -14,6 +14,7 @@ from typing import cast
 
 import pytest
 
+from weir.store import migrations
 from weir.store.base import Store
 from weir.store.postgres import PostgresStore
 from weir.store.sqlite import SqliteStore
@@ -21,6 +22,9 @@ from weir.store.sqlite import SqliteStore
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 StoreFactory = Callable[[], Awaitable[Store]]
+
+# Every migration version the package ships (both backends ship the same ones: tests/store/test_migrations.py).
+SHIPPED_VERSIONS = [m.version for m in migrations.load("sqlite")]
 
 
 @pytest.fixture

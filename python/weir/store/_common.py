@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from weir.store.records import Account, ApiKey, KeyLookup, LedgerEntry, Settlement, UsageRecord
+from weir.store.records import Account, ApiKey, KeyLookup, LedgerEntry, Settlement, StoredResponse, UsageRecord
 
 ACCOUNT_COLUMNS = "id, name, balance_microcents, created_at"
 KEY_COLUMNS = "id, account_id, kind, name, secret_hmac, created_at, revoked_at, last_used_at"
@@ -21,6 +21,8 @@ USAGE_FIELDS: tuple[str, ...] = UsageRecord.__struct_fields__
 USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
 LOOKUP_SQL_COLUMNS = ", ".join(f"k.{c.strip()}" for c in KEY_COLUMNS.split(",")) + (", a.name, a.balance_microcents")
 _STREAM = USAGE_FIELDS.index("stream")
+RESPONSE_FIELDS: tuple[str, ...] = StoredResponse.__struct_fields__
+RESPONSE_COLUMNS = ", ".join(RESPONSE_FIELDS)
 
 
 def now_ms() -> int:
@@ -39,6 +41,16 @@ def check_usage(records: Sequence[UsageRecord]) -> None:
                 f"usage record {record.request_id!r} has a negative cost ({record.cost_microcents}); "
                 "refunds are adjustments, not usage"
             )
+
+
+def check_response(record: StoredResponse) -> None:
+    if record.expires_at < record.created_at:
+        raise ValueError(f"response {record.id!r} would expire ({record.expires_at}) before it was created")
+
+
+def check_purge_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"a purge deletes at least one row per call, got a limit of {limit}")
 
 
 def first_occurrences(records: Sequence[UsageRecord]) -> list[UsageRecord]:
@@ -88,6 +100,14 @@ def ledger_from(row: Sequence[Any]) -> LedgerEntry:
         note=row[6],
         created_at=row[7],
     )
+
+
+def response_row(record: StoredResponse) -> tuple[Any, ...]:
+    return msgspec.structs.astuple(record)
+
+
+def response_from(row: Sequence[Any]) -> StoredResponse:
+    return StoredResponse(*row)
 
 
 def usage_from(row: Sequence[Any]) -> UsageRecord:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from weir.store.records import Account, ApiKey, KeyKind, KeyLookup, LedgerEntry, Settlement, UsageRecord
+from weir.store.records import (
+    Account,
+    ApiKey,
+    KeyKind,
+    KeyLookup,
+    LedgerEntry,
+    Settlement,
+    StoredResponse,
+    UsageRecord,
+)
 
 
 class StoreError(Exception):
@@ -58,3 +67,15 @@ class Store(Protocol):
     async def get_usage(self, request_id: str) -> UsageRecord | None: ...
 
     async def list_ledger(self, account_id: int) -> list[LedgerEntry]: ...
+
+    async def put_response(self, record: StoredResponse) -> None:
+        """Keep a Responses conversation; AlreadyExists when its id is taken, NotFound for an unknown account."""
+        ...
+
+    async def get_response(self, response_id: str) -> StoredResponse | None:
+        """The stored response, expired or not (callers compare expires_at; purging runs behind)."""
+        ...
+
+    async def purge_responses(self, now_ms: int, limit: int = 1000) -> int:
+        """Delete at most ``limit`` responses whose expires_at is at or before ``now_ms``; return how many."""
+        ...

@@ -74,3 +74,14 @@ class LedgerEntry(msgspec.Struct, frozen=True):
     request_id: str | None
     note: str | None
     created_at: int
+
+
+class StoredResponse(msgspec.Struct, frozen=True):
+    """An OpenAI Responses response kept so that a later request can continue it (`previous_response_id`)."""
+
+    id: str  # the response id the client was given
+    account_id: int
+    model: str  # the model the client asked for
+    items: str  # JSON array of Responses input items: the whole conversation up to and including this response
+    created_at: int
+    expires_at: int  # past this instant the response cannot be continued and is purged

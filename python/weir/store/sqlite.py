@@ -21,13 +21,26 @@ from typing import Any, TypeVar
 from weir.store import _common as c
 from weir.store import migrations
 from weir.store.base import AlreadyExists, NotFound, StoreError
-from weir.store.records import Account, ApiKey, KeyKind, KeyLookup, LedgerEntry, Settlement, UsageRecord
+from weir.store.records import (
+    Account,
+    ApiKey,
+    KeyKind,
+    KeyLookup,
+    LedgerEntry,
+    Settlement,
+    StoredResponse,
+    UsageRecord,
+)
 
 T = TypeVar("T")
 _DRIVER_ERRORS = (sqlite3.Error, OverflowError)
 _CHUNK = 500  # bound on host parameters per IN (...) query
 
 _INSERT_USAGE = f"INSERT INTO usage_records ({c.USAGE_COLUMNS}) VALUES ({', '.join('?' * len(c.USAGE_FIELDS))})"
+_INSERT_RESPONSE = f"INSERT INTO responses ({c.RESPONSE_COLUMNS}) VALUES ({', '.join('?' * len(c.RESPONSE_FIELDS))})"
+_PURGE_RESPONSES = (
+    "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
+)
 _INSERT_LEDGER = (
     "INSERT INTO ledger (account_id, kind, amount_microcents, balance_after_microcents, request_id, note,"
     " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -167,6 +180,18 @@ class SqliteStore:
         sql = f"SELECT {c.LEDGER_COLUMNS} FROM ledger WHERE account_id = ? ORDER BY id"
         return [c.ledger_from(row) for row in await self._run(_fetch, sql, (account_id,))]
 
+    async def put_response(self, record: StoredResponse) -> None:
+        c.check_response(record)
+        await self._run(_put_response, record)
+
+    async def get_response(self, response_id: str) -> StoredResponse | None:
+        rows = await self._run(_fetch, f"SELECT {c.RESPONSE_COLUMNS} FROM responses WHERE id = ?", (response_id,))
+        return c.response_from(rows[0]) if rows else None
+
+    async def purge_responses(self, now_ms: int, limit: int = 1000) -> int:
+        c.check_purge_limit(limit)
+        return await self._run(_purge_responses, now_ms, limit)
+
 
 # What runs on the store's thread: plain functions of a connection.
 
@@ -278,3 +303,18 @@ def _select_in(conn: sqlite3.Connection, select: str, column: str, values: Seque
         marks = ", ".join("?" * len(chunk))
         rows.extend(conn.execute(f"{select} WHERE {column} IN ({marks})", tuple(chunk)).fetchall())
     return rows
+
+
+def _put_response(conn: sqlite3.Connection, record: StoredResponse) -> None:
+    with _transaction(conn):
+        try:
+            conn.execute(_INSERT_RESPONSE, c.response_row(record))
+        except sqlite3.IntegrityError as exc:
+            if "FOREIGN KEY" in str(exc):
+                raise NotFound(f"no account with id {record.account_id}") from exc
+            raise AlreadyExists(f"a response with id {record.id!r} is already stored") from exc
+
+
+def _purge_responses(conn: sqlite3.Connection, now: int, limit: int) -> int:
+    with _transaction(conn):
+        return conn.execute(_PURGE_RESPONSES, (now, limit)).rowcount
