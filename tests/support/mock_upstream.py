@@ -141,9 +141,29 @@ def _anthropic_routes() -> list[Route]:
     ]
 
 
+def _responses_and_gemini_routes() -> list[Route]:
+    # Those modules import this one and a test may import either first: look their handlers up per request.
+    async def responses(request: Request) -> Response:
+        from tests.support import mock_responses
+
+        return await mock_responses.responses(request)
+
+    async def gemini(request: Request) -> Response:
+        from tests.support import mock_gemini
+
+        return await mock_gemini.models(request)
+
+    return [
+        Route("/v1/responses", responses, methods=["POST"]),
+        Route("/v1beta/models/{target}", gemini, methods=["POST"]),  # target = {model}:{method}
+        Route("/v1/models/{target}", gemini, methods=["POST"]),
+    ]
+
+
 app = Starlette(
     routes=[
         *_anthropic_routes(),
+        *_responses_and_gemini_routes(),
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/_mock/requests", requests_seen, methods=["GET", "DELETE"]),
     ]
