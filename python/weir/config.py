@@ -50,6 +50,8 @@ class Storage(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     redis_url: str | None = None
     usage_queue_size: int = 10_000  # usage records waiting for group commit (bounded)
     usage_batch_size: int = 500
+    # OpenAI Responses: how long a response can be continued with previous_response_id; 0 stores none.
+    response_retention_days: int = 30
 
 
 class Auth(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -291,6 +293,9 @@ def validate(config: Config) -> list[str]:
         problems.append(f"storage.url: expected sqlite:///path or postgresql://..., got {url!r}")
     if config.storage.usage_queue_size < 1 or config.storage.usage_batch_size < 1:
         problems.append("storage.usage_queue_size and storage.usage_batch_size: must be at least 1")
+    if config.storage.response_retention_days < 0:
+        days = config.storage.response_retention_days
+        problems.append(f"storage.response_retention_days: must not be negative (0 stores no responses), got {days}")
     if config.auth.key_cache_ttl_seconds < 0:
         problems.append("auth.key_cache_ttl_seconds: must not be negative")
     if config.auth.pepper is not None and len(config.auth.pepper) < 16:

@@ -50,10 +50,25 @@ class ModelNotFound(NotFound):
     code = "model_not_found"
 
 
+class PreviousResponseNotFound(NotFound):
+    """`previous_response_id` names no response this account may continue (unknown, expired, or not its own)."""
+
+    code = "previous_response_not_found"
+
+    def __init__(self, response_id: str) -> None:
+        super().__init__(f"Previous response with id '{response_id}' not found.", param="previous_response_id")
+
+
 class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"
     code = "request_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_media_type"
 
 
 class ServiceUnavailable(GatewayError):

@@ -12,6 +12,7 @@ from weir.config import Config, self_url
 from weir.keys import load_pepper
 from weir.observability.metrics import flush_all, flush_every
 from weir.pipeline.authenticate import Authenticator
+from weir.pipeline.conversations import Conversations
 from weir.pipeline.route import ModelTable
 from weir.pipeline.settle import Settler
 from weir.store import open_store
@@ -34,6 +35,7 @@ class Gateway:
         self._store: Store | None = None
         self._auth: Authenticator | None = None
         self._settler: Settler | None = None
+        self._conversations: Conversations | None = None
         self._flusher: asyncio.Task[None] | None = None
 
     @property
@@ -51,6 +53,11 @@ class Gateway:
         assert self._settler is not None, "the gateway is not open"
         return self._settler
 
+    @property
+    def conversations(self) -> Conversations:
+        assert self._conversations is not None, "the gateway is not open"
+        return self._conversations
+
     async def open(self) -> None:
         Path(self.config.data_path).mkdir(parents=True, exist_ok=True)
         store = await open_store(self.config.storage.url)
@@ -65,6 +72,8 @@ class Gateway:
             batch_size=cfg.storage.usage_batch_size,
         )
         self._settler.start()
+        self._conversations = Conversations(store, retention_days=cfg.storage.response_retention_days)
+        self._conversations.start()
         self._flusher = asyncio.create_task(flush_every(), name="weir-metrics-flush")
 
     async def close(self) -> None:
@@ -72,6 +81,8 @@ class Gateway:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
+        if self._conversations is not None:
+            await self._conversations.close()
         if self._settler is not None:
             await self._settler.close()
         flush_all()
