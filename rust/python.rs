@@ -10,7 +10,7 @@ use pyo3::types::{PyBytes, PyList, PyString};
 use crate::sse::{SseError, SseFramer, DEFAULT_MAX_LINE_BYTES};
 use crate::tap::StreamTap;
 use crate::tokens::{self, Encoding};
-use crate::usage::{anthropic_messages, openai_chat, Dialect, Usage};
+use crate::usage::{anthropic_messages, gemini, openai_chat, openai_responses, Dialect, Usage};
 
 /// (input, cached, output, reasoning, cache_write), as weir.canonical.usage.Usage takes them.
 type UsageTuple = (u64, u64, u64, u64, u64);
@@ -157,6 +157,18 @@ fn anthropic_usage(body: &[u8]) -> Option<UsageTuple> {
     anthropic_messages::usage_from_json(body).map(usage_tuple)
 }
 
+/// The usage of a non-streaming OpenAI Responses `response` body.
+#[pyfunction]
+fn responses_usage(body: &[u8]) -> Option<UsageTuple> {
+    openai_responses::usage_from_json(body).map(usage_tuple)
+}
+
+/// The usage of a non-streaming Gemini GenerateContentResponse body.
+#[pyfunction]
+fn gemini_usage(body: &[u8]) -> Option<UsageTuple> {
+    gemini::usage_from_json(body).map(usage_tuple)
+}
+
 /// Texts at least this long (in UTF-8 bytes, in total) are counted with the GIL released.
 const DETACH_BYTES: usize = 4096;
 
@@ -234,6 +246,8 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyStreamTap>()?;
     module.add_function(wrap_pyfunction!(openai_usage, module)?)?;
     module.add_function(wrap_pyfunction!(anthropic_usage, module)?)?;
+    module.add_function(wrap_pyfunction!(responses_usage, module)?)?;
+    module.add_function(wrap_pyfunction!(gemini_usage, module)?)?;
     module.add_function(wrap_pyfunction!(count_tokens, module)?)?;
     module.add_function(wrap_pyfunction!(count_tokens_many, module)?)?;
     Ok(())

@@ -7,12 +7,15 @@ use crate::usage::{Dialect, Disposition, EventReader, Usage};
 /// Forwards complete SSE blocks of one upstream stream, reading usage with a dialect's reader.
 ///
 /// Bytes come out only in whole blocks, in input order, unchanged, until the reader meets the
-/// event carrying the final usage ([`Disposition::WithholdUsage`]) or the stream's last event
-/// ([`Disposition::Terminal`]). The usage event's data is kept ([`StreamTap::usage_data`]),
-/// and from then on every block is held: its raw bytes are appended to [`StreamTap::tail`]
+/// event carrying the final usage ([`Disposition::WithholdUsage`], or
+/// [`Disposition::WithholdLastUsage`] when that event also ends the stream) or the stream's
+/// last event ([`Disposition::Terminal`]). The usage event's data is kept
+/// ([`StreamTap::usage_data`]), and from then on every block is held: its raw bytes are appended to [`StreamTap::tail`]
 /// (another usage event only replaces `usage_data`: the usage is cumulative, so the last one
 /// supersedes the others). The gateway then writes its own rewrite of the usage event followed
 /// by the tail, so the client gets the stream in its order with one usage event, the gateway's.
+/// A dialect without an end sentinel or a usage event to rewrite (Gemini) holds nothing: its
+/// last event is passed on and only marks the stream complete ([`Disposition::ForwardLast`]).
 pub struct StreamTap {
     framer: SseFramer,
     state: TapState,
@@ -116,9 +119,20 @@ impl TapState {
                 self.data_events += 1;
                 self.content_seen |= content;
             }
+            Disposition::ForwardLast { content } => {
+                self.pass(block.raw, out);
+                self.data_events += 1;
+                self.content_seen |= content;
+                self.complete = true;
+            }
             Disposition::WithholdUsage => {
                 self.usage_data = Some(data.to_vec());
                 self.holding = true;
+            }
+            Disposition::WithholdLastUsage => {
+                self.usage_data = Some(data.to_vec());
+                self.holding = true;
+                self.complete = true;
             }
             Disposition::Terminal => {
                 self.tail.extend_from_slice(block.raw);

@@ -35,11 +35,22 @@ class StreamTap:
     the terminal event is always held there. The caller writes its rewrite of ``usage_data``,
     then ``tail``. Should a stream hold several usage events, ``usage_data`` is the last one's
     (usage is cumulative) and the earlier ones are dropped.
+
+    ``openai_responses``: ``response.completed`` (or ``response.incomplete``) is both the usage
+    event and the terminal one: its data is ``usage_data`` (when it is a JSON object), the
+    stream is complete, and ``tail`` holds what follows it. ``response.failed`` and an
+    ``error`` event are terminal, held in ``tail``. The event type is the JSON ``"type"``, else
+    the ``event:`` line.
+
+    ``gemini``: nothing is held (``usage_data`` stays None and ``tail`` empty); every chunk is
+    passed on as it arrives, the last ``usageMetadata`` seen is the usage, and the stream is
+    complete once a chunk has a candidate with a ``finishReason``, a
+    ``promptFeedback.blockReason``, or is an ``{"error": {...}}`` object.
     """
 
     def __init__(self, dialect: str, max_line_bytes: int = 1048576) -> None:
-        """``dialect`` is ``"openai_chat"`` or ``"anthropic_messages"``; any other raises
-        ``ValueError``."""
+        """``dialect`` is ``"openai_chat"``, ``"anthropic_messages"``, ``"openai_responses"`` or
+        ``"gemini"``; any other raises ``ValueError``."""
 
     def feed(self, chunk: bytes) -> bytes:
         """The bytes to forward now: the blocks completed by ``chunk``, minus held-back ones.
@@ -72,7 +83,7 @@ class StreamTap:
     @property
     def data_events(self) -> int:
         """Data events passed on verbatim, forwarded or held in ``tail`` (the usage event and
-        the terminal event not counted)."""
+        the terminal event not counted; ``gemini``'s last chunk, passed on, is counted)."""
 
 def openai_usage(body: bytes) -> tuple[int, int, int, int, int] | None:
     """``(input, cached, output, reasoning, cache_write)`` of a non-streaming chat.completion
@@ -82,6 +93,20 @@ def anthropic_usage(body: bytes) -> tuple[int, int, int, int, int] | None:
     """``(input, cached, output, reasoning, cache_write)`` of a non-streaming Anthropic message
     body (its top-level ``usage``), or None when it has no usage. ``input`` is
     ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``."""
+
+def responses_usage(body: bytes) -> tuple[int, int, int, int, int] | None:
+    """``(input, cached, output, reasoning, cache_write)`` of a non-streaming OpenAI Responses
+    ``response`` body (its top-level ``usage``), or None when it has no usage. ``input`` is
+    ``input_tokens`` (cached included), ``output`` is ``output_tokens`` (reasoning included),
+    ``cache_write`` is ``input_tokens_details.cache_write_tokens`` (0 when absent)."""
+
+def gemini_usage(body: bytes) -> tuple[int, int, int, int, int] | None:
+    """``(input, cached, output, reasoning, cache_write)`` of a non-streaming Gemini
+    ``GenerateContentResponse`` body (its top-level ``usageMetadata``), or None when it has no
+    usage. ``input`` is ``promptTokenCount + toolUsePromptTokenCount``, ``cached`` is
+    ``cachedContentTokenCount``, ``output`` is ``candidatesTokenCount + thoughtsTokenCount``,
+    ``reasoning`` is ``thoughtsTokenCount``, ``cache_write`` is Weir's own
+    ``cacheWriteTokenCount`` (0 when absent)."""
 
 def count_tokens(text: str, encoding: str) -> int:
     """The number of tokens of ``text`` in ``encoding`` (``"o200k_base"`` or ``"cl100k_base"``;

@@ -32,6 +32,24 @@ const ANTHROPIC: &[u8] = b"event: message_start\n\
     event: message_stop\n\
     data: {\"type\":\"message_stop\"}\n\n";
 
+const RESPONSES: &[u8] = b"event: response.created\n\
+    data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\",\"usage\":null}}\n\n\
+    : keep-alive\n\n\
+    event: response.output_text.delta\r\n\
+    data: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\r\n\r\n\
+    event: response.completed\n\
+    data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"output\":[],\
+    \"usage\":{\"input_tokens\":30,\"input_tokens_details\":{\"cached_tokens\":20},\
+    \"output_tokens\":9,\"output_tokens_details\":{\"reasoning_tokens\":4},\"total_tokens\":39}}}\n\n\
+    : after the end\n\n";
+
+const GEMINI: &[u8] = b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"It is\"}]}}],\
+    \"usageMetadata\":{\"promptTokenCount\":9,\"candidatesTokenCount\":2}}\r\n\r\n\
+    data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" 18C.\"}]},\"finishReason\":\"STOP\"}],\
+    \"usageMetadata\":{\"promptTokenCount\":9,\"candidatesTokenCount\":5,\"thoughtsTokenCount\":40,\
+    \"cachedContentTokenCount\":4}}\r\n\r\n\
+    data: {\"usageMetadata\":{\"promptTokenCount\":9,\"candidatesTokenCount\":6,\"thoughtsTokenCount\":40}}\r\n\r\n";
+
 struct Outcome {
     forwarded: Vec<u8>,
     usage: Option<Usage>,
@@ -102,6 +120,8 @@ fn every_split_gives_the_same_outcome() {
     for (dialect, stream) in [
         (Dialect::OpenAiChat, STREAM),
         (Dialect::AnthropicMessages, ANTHROPIC),
+        (Dialect::OpenAiResponses, RESPONSES),
+        (Dialect::Gemini, GEMINI),
     ] {
         let whole = tap_dialect(dialect, &[stream]);
         for i in 0..=stream.len() {
@@ -269,4 +289,93 @@ fn line_cap_error_propagates() {
         tap.feed(b"data: {\"choices\":[1,2,3]}\n\n"),
         Err(SseError::LineTooLong { max: 16 })
     );
+}
+
+#[test]
+fn responses_stream() {
+    let outcome = tap_dialect(Dialect::OpenAiResponses, &[RESPONSES]);
+    let completed_at = memchr::memmem::find(RESPONSES, b"event: response.completed").unwrap();
+    assert_eq!(outcome.forwarded, &RESPONSES[..completed_at]);
+    let data = outcome.usage_data.unwrap();
+    assert!(data.starts_with(b"{\"type\":\"response.completed\""));
+    assert!(RESPONSES[completed_at..]
+        .starts_with(&[b"event: response.completed\ndata: ", &data[..], b"\n\n"].concat()));
+    assert_eq!(outcome.tail, b": after the end\n\n");
+    assert!(outcome.complete);
+    assert_eq!(
+        outcome.usage,
+        Some(Usage {
+            input: 30,
+            cached: 20,
+            output: 9,
+            reasoning: 4,
+            cache_write: 0,
+        })
+    );
+    assert_eq!(outcome.data_events, 2);
+    assert!(outcome.content_seen);
+}
+
+#[test]
+fn responses_failure_is_held_raw() {
+    let failed = b"event: response.failed\n\
+        data: {\"type\":\"response.failed\",\"response\":{\"error\":{\"code\":\"server_error\"}}}\n\n";
+    let delta = b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"x\"}\n\n";
+    let outcome = tap_dialect(Dialect::OpenAiResponses, &[delta, failed]);
+    assert_eq!(outcome.forwarded, delta);
+    assert_eq!(outcome.usage_data, None);
+    assert_eq!(outcome.tail, failed);
+    assert!(outcome.complete);
+    assert_eq!(outcome.usage, None);
+}
+
+#[test]
+fn responses_cut_short() {
+    let cut = memchr::memmem::find(RESPONSES, b"event: response.completed").unwrap();
+    let outcome = tap_dialect(Dialect::OpenAiResponses, &[&RESPONSES[..cut]]);
+    assert_eq!(outcome.forwarded, &RESPONSES[..cut]);
+    assert_eq!((outcome.usage, outcome.usage_data), (None, None));
+    assert_eq!(outcome.tail, b"");
+    assert!(!outcome.complete);
+    // Cut inside response.completed: the broken event is passed on and ends nothing.
+    let cut = memchr::memmem::find(RESPONSES, b"\"total_tokens\"").unwrap();
+    let outcome = tap_dialect(Dialect::OpenAiResponses, &[&RESPONSES[..cut]]);
+    assert_eq!(outcome.forwarded, &RESPONSES[..cut]);
+    assert_eq!((outcome.usage, outcome.usage_data), (None, None));
+    assert!(!outcome.complete);
+}
+
+#[test]
+fn gemini_holds_nothing() {
+    let outcome = tap_dialect(Dialect::Gemini, &[GEMINI]);
+    assert_eq!(outcome.forwarded, GEMINI);
+    assert_eq!(outcome.usage_data, None);
+    assert_eq!(outcome.tail, b"");
+    assert!(outcome.complete);
+    // The usage-only chunk after the finishing one is the last usage seen.
+    assert_eq!(
+        outcome.usage,
+        Some(Usage {
+            input: 9,
+            cached: 0,
+            output: 46,
+            reasoning: 40,
+            cache_write: 0,
+        })
+    );
+    assert_eq!(outcome.data_events, 3);
+    assert!(outcome.content_seen);
+}
+
+#[test]
+fn gemini_cut_short() {
+    let cut = memchr::memmem::find(
+        GEMINI,
+        b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" 18",
+    )
+    .unwrap();
+    let outcome = tap_dialect(Dialect::Gemini, &[&GEMINI[..cut]]);
+    assert_eq!(outcome.forwarded, &GEMINI[..cut]);
+    assert!(!outcome.complete);
+    assert_eq!(outcome.usage.map(|u| (u.input, u.output)), Some((9, 2)));
 }

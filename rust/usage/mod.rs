@@ -10,7 +10,9 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 pub mod anthropic_messages;
+pub mod gemini;
 pub mod openai_chat;
+pub mod openai_responses;
 
 /// Token counts of one call, in the gateway's canonical terms (the same whatever the dialect).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub struct Usage {
 pub enum Dialect {
     OpenAiChat,
     AnthropicMessages,
+    OpenAiResponses,
+    Gemini,
 }
 
 impl Dialect {
@@ -40,6 +44,8 @@ impl Dialect {
         match name {
             "openai_chat" => Some(Dialect::OpenAiChat),
             "anthropic_messages" => Some(Dialect::AnthropicMessages),
+            "openai_responses" => Some(Dialect::OpenAiResponses),
+            "gemini" => Some(Dialect::Gemini),
             _ => None,
         }
     }
@@ -48,6 +54,8 @@ impl Dialect {
         match self {
             Dialect::OpenAiChat => "openai_chat",
             Dialect::AnthropicMessages => "anthropic_messages",
+            Dialect::OpenAiResponses => "openai_responses",
+            Dialect::Gemini => "gemini",
         }
     }
 
@@ -56,6 +64,8 @@ impl Dialect {
         match self {
             Dialect::OpenAiChat => Box::new(openai_chat::ChatReader::default()),
             Dialect::AnthropicMessages => Box::new(anthropic_messages::MessagesReader::default()),
+            Dialect::OpenAiResponses => Box::new(openai_responses::ResponsesReader::default()),
+            Dialect::Gemini => Box::new(gemini::GeminiReader::default()),
         }
     }
 }
@@ -66,9 +76,17 @@ pub enum Disposition {
     /// Pass it on verbatim; `content` tells whether it carries model output (as opposed to
     /// bookkeeping such as a ping).
     Forward { content: bool },
+    /// Pass it on verbatim like [`Disposition::Forward`], and mark the stream complete: the
+    /// last event of a dialect that has no end sentinel and no usage event to rewrite (Gemini,
+    /// whose every chunk may carry usage). Later blocks are passed on too.
+    ForwardLast { content: bool },
     /// The event carrying the final usage, which the gateway rewrites: its data is kept, and
     /// it and every later block are held back.
     WithholdUsage,
+    /// The event carrying the final usage that is also the stream's last (Responses'
+    /// `response.completed`): held as [`Disposition::WithholdUsage`] is, and the stream is
+    /// complete.
+    WithholdLastUsage,
     /// The stream's last event (its end sentinel): always held back, raw.
     Terminal,
 }
@@ -133,34 +151,80 @@ pub(crate) fn skip_ws(doc: &[u8], mut at: usize) -> usize {
 /// with memchr, so long texts cost little. Keys are compared raw (escapes are not decoded).
 /// None when the document is not an object, lacks the key, or is malformed before it.
 pub(crate) fn top_level_value(doc: &[u8], key: &[u8]) -> Option<usize> {
-    let mut at = skip_ws(doc, 0);
-    if doc.get(at) != Some(&b'{') {
-        return None;
+    top_level_entries(doc)
+        .find(|&(name, _)| name == key)
+        .map(|(_, at)| at)
+}
+
+/// The entries of the top-level object of a JSON document, in document order: each key (raw,
+/// escapes not decoded) with the offset of its value. A value is stepped over only when the
+/// next entry is asked for, so stopping at a key costs nothing past it. The iteration ends at
+/// the end of the object, or where the document is not an object or is malformed.
+pub(crate) fn top_level_entries(doc: &[u8]) -> TopLevelEntries<'_> {
+    TopLevelEntries {
+        doc,
+        cursor: Cursor::Start,
     }
-    at = skip_ws(doc, at + 1);
-    loop {
-        if doc.get(at) != Some(&b'"') {
-            return None; // the end of the object, or not JSON
-        }
-        let end = string_end(doc, at)?;
-        let name = &doc[at + 1..end - 1];
-        at = skip_ws(doc, end);
-        if doc.get(at) != Some(&b':') {
+}
+
+pub(crate) struct TopLevelEntries<'a> {
+    doc: &'a [u8],
+    cursor: Cursor,
+}
+
+enum Cursor {
+    Start,
+    /// The value of the last entry handed out starts here.
+    Value(usize),
+    Done,
+}
+
+impl<'a> Iterator for TopLevelEntries<'a> {
+    type Item = (&'a [u8], usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let doc = self.doc;
+        let key_at = match std::mem::replace(&mut self.cursor, Cursor::Done) {
+            Cursor::Done => return None,
+            Cursor::Start => {
+                let at = skip_ws(doc, 0);
+                if doc.get(at) != Some(&b'{') {
+                    return None;
+                }
+                skip_ws(doc, at + 1)
+            }
+            Cursor::Value(value) => {
+                let at = skip_ws(doc, skip_value(doc, value)?);
+                if doc.get(at) != Some(&b',') {
+                    return None; // the end of the object, or not JSON
+                }
+                skip_ws(doc, at + 1)
+            }
+        };
+        if doc.get(key_at) != Some(&b'"') {
             return None;
         }
-        at = skip_ws(doc, at + 1);
-        if at >= doc.len() {
+        let end = string_end(doc, key_at)?;
+        let name = &doc[key_at + 1..end - 1];
+        let colon = skip_ws(doc, end);
+        if doc.get(colon) != Some(&b':') {
             return None;
         }
-        if name == key {
-            return Some(at);
-        }
-        at = skip_ws(doc, skip_value(doc, at)?);
-        if doc.get(at) != Some(&b',') {
+        let value = skip_ws(doc, colon + 1);
+        if value >= doc.len() {
             return None;
         }
-        at = skip_ws(doc, at + 1);
+        self.cursor = Cursor::Value(value);
+        Some((name, value))
     }
+}
+
+/// Whether a document is one whole JSON object (checked without building it). The readers
+/// ask this of an event before treating it as the end of its stream: an event cut short is no
+/// end, so a stream that stops inside its last event is not taken as complete.
+pub(crate) fn is_json_object(doc: &[u8]) -> bool {
+    doc.trim_ascii_start().first() == Some(&b'{')
+        && serde_json::from_slice::<de::IgnoredAny>(doc).is_ok()
 }
 
 /// The raw contents of a top-level string value (escapes not decoded).
@@ -261,87 +325,4 @@ impl<'de> Visitor<'de> for CountVisitor {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn values(doc: &[u8]) -> Vec<usize> {
-        KeyFinder::new(b"\"usage\"").values(doc).collect()
-    }
-
-    #[test]
-    fn finds_keys_not_strings() {
-        assert_eq!(values(br#"{"usage":1}"#), vec![9]);
-        assert_eq!(values(b"{\"usage\" \r\n: \t2}"), vec![14]);
-        // A value "usage", an escaped quote, a key ending in usage, a key at the very end.
-        assert!(
-            values(br#"{"a":"usage","b":"say \"usage\": 1","c \"usage":{},"usage""#).is_empty()
-        );
-        assert_eq!(values(br#"{"a":"\\","usage":3}"#), vec![18]);
-        assert_eq!(values(br#"{"x":{"usage":1},"usage":2}"#), vec![14, 25]);
-    }
-
-    #[test]
-    fn dialect_names_round_trip() {
-        for dialect in [Dialect::OpenAiChat, Dialect::AnthropicMessages] {
-            assert_eq!(Dialect::from_name(dialect.name()), Some(dialect));
-        }
-        assert_eq!(Dialect::OpenAiChat.name(), "openai_chat");
-        assert_eq!(Dialect::AnthropicMessages.name(), "anthropic_messages");
-        assert_eq!(Dialect::from_name("OpenAI"), None);
-        assert_eq!(Dialect::from_name("anthropic"), None);
-    }
-
-    fn top_type(doc: &[u8]) -> Option<&[u8]> {
-        top_level_str(doc, b"type")
-    }
-
-    #[test]
-    fn top_level_keys_only() {
-        assert_eq!(top_type(br#"{"type":"ping"}"#), Some(&b"ping"[..]));
-        assert_eq!(top_type(b" {\n\"type\" :\t\"a\" }"), Some(&b"a"[..]));
-        // Nested keys, keys inside strings and escaped quotes are stepped over.
-        let doc = br#"{"message":{"type":"message","content":[{"type":"x","s":"}]\"type\":1"}]},
-            "n":-1.5e3,"t":true,"z":null,"e":{},"a":[],"k\"type":"no","type":"message_start"}"#;
-        assert_eq!(top_type(doc), Some(&b"message_start"[..]));
-        assert_eq!(top_type(br#"{"type":"a","type":"b"}"#), Some(&b"a"[..]));
-        assert_eq!(
-            top_type(br#"{"type":"say \"hi\""}"#),
-            Some(&br#"say \"hi\""#[..])
-        );
-        assert_eq!(
-            top_level_value(br#"{"a":1,"usage":{"x":2}}"#, b"usage"),
-            Some(15)
-        );
-    }
-
-    #[test]
-    fn top_level_misses() {
-        for doc in [
-            &br#"{"a":{"type":"nested"}}"#[..],
-            br#"{"type":3}"#,
-            br#"["type","x"]"#,
-            br#"{"a":"unterminated"#,
-            br#"{"a":"x\"#,
-            br#"{"a":[1,2"#,
-            br#"{"a":1 "type":"x"}"#,
-            br#"{"a" 1,"type":"x"}"#,
-            br#"{"type":"#,
-            br#"{"type""#,
-            b"",
-            b"{",
-            b"[DONE]",
-        ] {
-            assert_eq!(top_type(doc), None, "{}", String::from_utf8_lossy(doc));
-        }
-    }
-
-    #[test]
-    fn counts_are_tolerant() {
-        let counts: Vec<Count> = serde_json::from_str("[3, null, -4, 2.9, 1e30]").unwrap();
-        assert_eq!(
-            counts,
-            vec![Count(3), Count(0), Count(0), Count(2), Count(u64::MAX)]
-        );
-        assert!(serde_json::from_str::<Count>("\"3\"").is_err());
-    }
-}
+mod tests;

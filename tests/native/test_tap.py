@@ -170,7 +170,7 @@ def test_unknown_dialect() -> None:
     with pytest.raises(ValueError, match="unknown dialect"):
         StreamTap("anthropic")
     with pytest.raises(ValueError, match="unknown dialect"):
-        StreamTap("openai_responses")
+        StreamTap("responses")
 
 
 def test_line_cap() -> None:
