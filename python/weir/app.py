@@ -20,9 +20,12 @@ from weir.gateway import Gateway
 from weir.http.asgi import request_id
 from weir.http.chat import ChatCompletions
 from weir.http.count_tokens import CountTokens
+from weir.http.gemini import PREFIXES as GEMINI_PREFIXES
+from weir.http.gemini import Gemini
 from weir.http.hot import HotPaths
 from weir.http.info import Info
 from weir.http.messages import Messages
+from weir.http.responses import Responses
 from weir.upstreams.echo import echo_chat
 
 
@@ -33,14 +36,28 @@ def create_app(config: Config | None = None) -> ASGIApp:
     info = Info(gateway)
     chat = ChatCompletions(gateway)
     messages = Messages(gateway)
+    responses = Responses(gateway)
+    count_tokens = CountTokens(gateway)
+    gemini = Gemini(gateway)
     hot: dict[str, ASGIApp] = {
         "/v1/chat/completions": chat,
         "/v1/messages": messages,
-        "/v1/messages/count_tokens": CountTokens(gateway),
+        "/v1/messages/count_tokens": count_tokens,
+        "/v1/responses": responses,
+        # The paths other gateways' users already have configured
+        "/v1/openai/chat/completions": chat,
+        "/v1/openai/responses": responses,
+        "/v1/anthropic/messages": messages,
+        "/v1/anthropic/messages/count_tokens": count_tokens,
     }
+    prefixes = tuple((prefix, gemini) for prefix in GEMINI_PREFIXES)
     routes = [
         *(Route(path, endpoint, methods=["POST"]) for path, endpoint in hot.items()),
+        *(Route(prefix + "{method:path}", gemini, methods=["POST"]) for prefix in GEMINI_PREFIXES),
         Route("/v1/models", info.models, methods=["GET"]),
+        Route("/v1/models/{name:path}", info.model, methods=["GET"]),
+        Route("/v1beta/models", info.gemini_models, methods=["GET"]),
+        Route("/v1beta/models/{name:path}", info.gemini_model, methods=["GET"]),
         Route("/healthz", info.healthz, methods=["GET"]),
         Route("/metrics", info.metrics, methods=["GET"]),
     ]
@@ -61,7 +78,7 @@ def create_app(config: Config | None = None) -> ASGIApp:
         exception_handlers={HTTPException: http_error, Exception: internal_error},
     )
     app.state.gateway = gateway
-    return HotPaths(app, hot)
+    return HotPaths(app, hot, prefixes)
 
 
 def _render(request: Request, err: GatewayError) -> Response:

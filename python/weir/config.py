@@ -74,6 +74,9 @@ class Provider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # only those (Anthropic-compatible upstreams that refuse unknown betas need one).
     anthropic_version: str = "2023-06-01"
     anthropic_betas: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    # OpenAI upstreams: the API Weir calls. "chat" (/chat/completions) or "responses" (/responses, for upstreams
+    # that speak the Responses API natively: Responses clients are then passed through unchanged).
+    wire_api: Literal["chat", "responses"] = "chat"
 
 
 class Price(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -317,8 +320,8 @@ def _validate_providers(providers: list[Provider]) -> list[str]:
         seen.add(p.name)
         if p.base_url != "builtin:echo" and not p.base_url.startswith(("http://", "https://")):
             problems.append(f"{at}.base_url: expected an http:// or https:// URL, got {p.base_url!r}")
-        if p.dialect == "gemini":
-            problems.append(f"{at}.dialect: 'gemini' upstreams are not supported yet; use 'openai' or 'anthropic'")
+        if p.wire_api != "chat" and p.dialect != "openai":
+            problems.append(f"{at}.wire_api: only 'openai' providers choose their API; {p.dialect!r} has one")
         for j, key in enumerate(p.api_keys):
             if not key:
                 problems.append(f"{at}.api_keys[{j}]: is empty")

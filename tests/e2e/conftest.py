@@ -66,7 +66,24 @@ MODELS = [  # (id, aliases, provider, upstream model)
     ("claude-broken", [], "anthropic-mock", "mock-error-500"),
     ("claude-cut", [], "anthropic-mock", "mock-cut"),
     ("claude-pause", [], "anthropic-mock", "mock-pause"),
+    # OpenAI Responses upstream (the mock's /v1/responses): Responses clients pass through, others translate.
+    ("resp-test", [], "responses-mock", "mock-model"),
+    ("resp-tools", [], "responses-mock", "mock-tools"),
+    ("resp-broken", [], "responses-mock", "mock-error-500"),
+    ("resp-cut", [], "responses-mock", "mock-cut"),
+    # Gemini upstream (the mock's /v1beta/models/{model}:generateContent): Gemini clients pass through.
+    ("gemini-test", [], "gemini-mock", "mock-model"),
+    ("gemini-tools", [], "gemini-mock", "mock-tools"),
+    ("gemini-broken", [], "gemini-mock", "mock-error-500"),
+    ("gemini-cut", [], "gemini-mock", "mock-cut"),
 ]
+# One model per upstream dialect, and its tool-calling twin: the matrix every client is tested against.
+UPSTREAM_DIALECTS = {
+    "openai_chat": ("gpt-test", "tools-test"),
+    "anthropic_messages": ("claude-test", "claude-tools"),
+    "openai_responses": ("resp-test", "resp-tools"),
+    "gemini": ("gemini-test", "gemini-tools"),
+}
 
 
 def write_config(path: Path, port: int, upstream: str, storage_url: str, data_dir: Path) -> None:
@@ -110,6 +127,19 @@ dialect = "anthropic"
 base_url = "{upstream}"
 api_keys = ["${{MOCK_PROVIDER_KEY}}"]
 anthropic_betas = ["fine-grained-tool-streaming-2025-05-14"]
+
+[[providers]]
+name = "responses-mock"
+dialect = "openai"
+wire_api = "responses"
+base_url = "{upstream}/v1"
+api_keys = ["${{MOCK_PROVIDER_KEY}}"]
+
+[[providers]]
+name = "gemini-mock"
+dialect = "gemini"
+base_url = "{upstream}/v1beta"
+api_keys = ["${{MOCK_PROVIDER_KEY}}"]
 
 [[providers]]
 name = "impatient"

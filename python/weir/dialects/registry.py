@@ -123,5 +123,10 @@ GEMINI = Dialect(
 )
 
 DIALECTS = {d.name: d for d in (OPENAI_CHAT, ANTHROPIC_MESSAGES, OPENAI_RESPONSES, GEMINI)}
-# A provider's `dialect` in weir.toml -> the wire dialect its chat endpoint speaks.
-PROVIDER_DIALECTS = {"openai": OPENAI_CHAT, "anthropic": ANTHROPIC_MESSAGES}
+# A provider's (`dialect`, `wire_api`) in weir.toml -> the wire dialect Weir speaks to it.
+PROVIDER_DIALECTS = {
+    ("openai", "chat"): OPENAI_CHAT,
+    ("openai", "responses"): OPENAI_RESPONSES,
+    ("anthropic", "chat"): ANTHROPIC_MESSAGES,
+    ("gemini", "chat"): GEMINI,
+}

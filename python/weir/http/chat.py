@@ -34,7 +34,7 @@ class ChatCompletions(Ingress):
         super().__init__(gateway)
         self.relay = Relay(gateway, OPENAI_CHAT, "openai_chat", openai_usage, usage_chunk)
 
-    def parse(self, raw: bytes) -> Parsed:
+    def parse(self, raw: bytes, scope: Scope) -> Parsed:
         payload = parse_object(raw)
         options = payload.get("stream_options")
         if options is not None and not isinstance(options, dict):

@@ -20,13 +20,19 @@ log = logging.getLogger("weir.http")
 
 
 class HotPaths:
-    def __init__(self, app: ASGIApp, routes: dict[str, ASGIApp]) -> None:
+    def __init__(
+        self, app: ASGIApp, routes: dict[str, ASGIApp], prefixes: tuple[tuple[str, ASGIApp], ...] = ()
+    ) -> None:
         self.app = app
         self.routes = routes  # path -> endpoint, for POST only
+        self.prefixes = prefixes  # (path prefix, endpoint), for POST paths with parameters (Gemini's)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = self.routes.get(scope["path"])
+            path = scope["path"]
+            endpoint = self.routes.get(path)
+            if endpoint is None:
+                endpoint = next((e for prefix, e in self.prefixes if path.startswith(prefix)), None)
             if endpoint is not None:
                 await self._guarded(endpoint, scope, receive, send)
                 return

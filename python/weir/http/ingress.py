@@ -9,6 +9,7 @@ import msgspec
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from weir.canonical.request import Request
 from weir.dialects.registry import Dialect
 from weir.errors import GatewayError, InvalidRequest
 from weir.gateway import Gateway
@@ -27,7 +28,7 @@ class Parsed(msgspec.Struct, kw_only=True):
     wants_usage: bool  # OpenAI clients' stream_options.include_usage; Anthropic streams always carry usage
 
 
-def parse_object(raw: bytes) -> dict[str, Any]:
+def parse_object(raw: bytes, messages_field: str | None = "messages") -> dict[str, Any]:
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -37,9 +38,10 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     model = payload.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
-    messages = payload.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise InvalidRequest("'messages' is required and must be a non-empty array.", param="messages")
+    if messages_field is not None:
+        messages = payload.get(messages_field)
+        if not isinstance(messages, list) or not messages:
+            raise InvalidRequest(f"'{messages_field}' is required and must be a non-empty array.", param=messages_field)
     stream = payload.get("stream", False)
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be a boolean.", param="stream")
@@ -54,8 +56,22 @@ class Ingress:
         self.gateway = gateway
         self.requests = RouteCounter(self.route)
 
-    def parse(self, raw: bytes) -> Parsed:
+    def parse(self, raw: bytes, scope: Scope) -> Parsed:
         raise NotImplementedError
+
+    async def prepare(self, call: Call, parsed: Parsed) -> Parsed:
+        """After admission, before any upstream call: the endpoint's own resolution (Responses: the stored
+        conversation of `previous_response_id`). Raises GatewayError to refuse the call."""
+        return parsed
+
+    def to_canonical(self, parsed: Parsed) -> Request:
+        return self.dialect.request.to_canonical(parsed.raw)  # type: ignore[no-any-return]
+
+    async def translate(self, call: Call, parsed: Parsed, receive: Receive, send: Send) -> None:
+        """The upstream speaks another dialect: through the canonical form."""
+        await translate.relay(
+            self.gateway, call, lambda: self.to_canonical(parsed), parsed.wants_usage, self.dialect, receive, send
+        )
 
     async def passthrough(self, call: Call, parsed: Parsed, scope: Scope, receive: Receive, send: Send) -> None:
         raise NotImplementedError
@@ -71,10 +87,16 @@ class Ingress:
         except ClientGone:
             return
         try:
+            parsed = await self.prepare(call, parsed)
+        except GatewayError as err:
+            self.requests.observe(err.status)
+            await self.refuse(send, err, rid)
+            return
+        try:
             if call.target.upstream.wire is self.dialect:
                 await self.passthrough(call, parsed, scope, receive, send)
             else:
-                await translate.relay(self.gateway, call, parsed.raw, parsed.wants_usage, self.dialect, receive, send)
+                await self.translate(call, parsed, receive, send)
         finally:
             self.requests.observe(call.status)
 
@@ -83,7 +105,7 @@ class Ingress:
         presented = extract_key(scope["headers"], scope.get("query_string", b""), gw.extra_key_headers)
         raw = await read_body(scope, receive, gw.config.server.max_body_bytes)
         principal = await gw.auth.authenticate(presented, "inference")
-        parsed = self.parse(raw)
+        parsed = self.parse(raw, scope)
         model = gw.models.resolve(parsed.model)
         admit(principal, gw.wallets)
         return Call(rid, principal, model, model.routes[0], parsed.stream, parsed.model), parsed

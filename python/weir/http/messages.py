@@ -33,7 +33,7 @@ class Messages(Ingress):
         super().__init__(gateway)
         self.relay = Relay(gateway, ANTHROPIC_MESSAGES, "anthropic_messages", anthropic_usage, message_delta)
 
-    def parse(self, raw: bytes) -> Parsed:
+    def parse(self, raw: bytes, scope: Scope) -> Parsed:
         payload = parse_object(raw)
         stream = payload.get("stream") is True
         return Parsed(raw=raw, payload=payload, model=payload["model"], stream=stream, wants_usage=True)

@@ -8,7 +8,7 @@ A stream that ends without its terminal event gets an error event: a truncated a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from starlette.types import Receive, Send
@@ -27,6 +27,9 @@ from weir.upstreams.transport import TRANSPORT_ERRORS
 UsageOf = Callable[[bytes], tuple[int, int, int, int, int] | None]
 # (withheld usage event's data, the call's cost, whether the client asked for usage) -> bytes to send instead
 UsageEvent = Callable[[bytes, int, bool], bytes]
+# Called once a call succeeded, before the client gets the end of it, with the upstream's answer: the whole body
+# of a unary call, the withheld usage event's data of a stream.
+Finished = Callable[[bytes], Awaitable[None]]
 
 
 class Relay:
@@ -40,12 +43,14 @@ class Relay:
     async def refuse(self, send: Send, err: GatewayError, rid: str) -> None:
         await send_whole(send, err.status, self.dialect.render(err, rid), self.dialect.headers(err, rid))
 
-    async def unary(self, call: Call, body: bytes, headers: dict[str, str], send: Send) -> None:
+    async def unary(
+        self, call: Call, body: bytes, headers: dict[str, str], send: Send, finished: Finished | None = None
+    ) -> None:
         upstream = call.target.upstream
         metrics = call.target.metrics
         metrics.in_flight.n += 1
         try:
-            response = await open_upstream(upstream, upstream.chat_url, body, headers)
+            response = await open_upstream(upstream, call.target.url(call.stream), body, headers)
             call.first_byte()
             try:
                 answer = await response.read()
@@ -63,26 +68,43 @@ class Relay:
         call.status = response.status
         if 200 <= response.status < 300:
             call.usage = Usage.from_tuple(self.usage_of(answer))
+            if finished is not None:
+                await finished(answer)
         cost = await call.settle(self.gateway.settler)
         content_type = response.headers.get("Content-Type", "application/json").encode()
         await send_whole(send, call.status, answer, base_headers(call, content_type) + cost_headers(call.usage, cost))
 
     async def stream(
-        self, call: Call, body: bytes, headers: dict[str, str], wants_usage: bool, receive: Receive, send: Send
+        self,
+        call: Call,
+        body: bytes,
+        headers: dict[str, str],
+        wants_usage: bool,
+        receive: Receive,
+        send: Send,
+        finished: Finished | None = None,
     ) -> None:
         metrics = call.target.metrics
         metrics.in_flight.n += 1
         try:
-            if await until_disconnect(self._pump(call, body, headers, wants_usage, send), receive):
+            if await until_disconnect(self._pump(call, body, headers, wants_usage, send, finished), receive):
                 call.status = CLIENT_CLOSED
         finally:
             metrics.in_flight.n -= 1
             await call.settle(self.gateway.settler)
 
-    async def _pump(self, call: Call, body: bytes, headers: dict[str, str], wants_usage: bool, send: Send) -> None:
+    async def _pump(
+        self,
+        call: Call,
+        body: bytes,
+        headers: dict[str, str],
+        wants_usage: bool,
+        send: Send,
+        finished: Finished | None,
+    ) -> None:
         upstream = call.target.upstream
         try:
-            response = await open_upstream(upstream, upstream.chat_url, body, headers)
+            response = await open_upstream(upstream, call.target.url(call.stream), body, headers)
         except GatewayError as err:
             call.status = err.status
             await self.refuse(send, err, call.request_id)
@@ -116,6 +138,8 @@ class Relay:
             if failure is not None:  # never let a truncated answer look complete
                 call.status = failure.status
                 tail += self.dialect.stream_error(failure)
+            elif finished is not None and usage_data is not None:
+                await finished(usage_data)
             await send({"type": "http.response.body", "body": tail})
             completed = failure is None
         finally:

@@ -24,3 +24,9 @@ def anthropic_body(payload: dict[str, Any], upstream_model: str, default_max_tok
     if "max_tokens" not in payload:
         payload["max_tokens"] = default_max_tokens
     return orjson.dumps(payload)
+
+
+def responses_body(payload: dict[str, Any], upstream_model: str) -> bytes:
+    """`model` becomes the upstream's name; the rest (and `store`, `include`, reasoning items) goes as sent."""
+    payload["model"] = upstream_model
+    return orjson.dumps(payload)

@@ -10,12 +10,17 @@ from weir.upstreams.provider import Upstream
 
 
 class RouteTarget:
-    __slots__ = ("metrics", "upstream", "upstream_model")
+    __slots__ = ("metrics", "stream_url", "unary_url", "upstream", "upstream_model")
 
     def __init__(self, upstream: Upstream, upstream_model: str, model_id: str) -> None:
         self.upstream = upstream
         self.upstream_model = upstream_model
+        self.unary_url = upstream.call_url(upstream_model, False)
+        self.stream_url = upstream.call_url(upstream_model, True)
         self.metrics = RouteMetrics(upstream.name, model_id)
+
+    def url(self, stream: bool) -> str:
+        return self.stream_url if stream else self.unary_url
 
 
 class ResolvedModel:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
+import msgspec
 from starlette.types import Receive, Send
 
 from weir._native import SseFramer, count_tokens_many
+from weir.canonical.request import Request
 from weir.canonical.stream import Failure, Start, StreamEvent, TextDelta, ThinkingDelta, ToolInputDelta, UsageUpdate
 from weir.canonical.usage import Usage
 from weir.dialects.base import Egress, Reply, Target
@@ -20,26 +23,51 @@ from weir.gateway import Gateway
 from weir.http.asgi import send_whole, until_disconnect
 from weir.http.replies import CLIENT_CLOSED, SSE_HEADERS, base_headers, cost_headers
 from weir.pipeline.call import Call
+from weir.pipeline.custom_tools import StreamRestorer, custom_names, restore
 from weir.pipeline.forward import classify, open_upstream
 from weir.upstreams.transport import TRANSPORT_ERRORS
 
+# Called with the client-facing final response object (JSON) once a call succeeded, before the client gets the
+# end of it: the Responses endpoint stores the conversation there (so a `previous_response_id` right after works).
+Finished = Callable[[bytes], Awaitable[None]]
+
 
 async def relay(
-    gw: Gateway, call: Call, raw: bytes, wants_usage: bool, client: Dialect, receive: Receive, send: Send
+    gw: Gateway,
+    call: Call,
+    to_canonical: Callable[[], Request],
+    wants_usage: bool,
+    client: Dialect,
+    receive: Receive,
+    send: Send,
+    finished: Finished | None = None,
 ) -> None:
     upstream = call.target.upstream
     try:
-        request = client.request.to_canonical(raw)
+        request = to_canonical()
         target = Target(model=call.target.upstream_model, default_max_tokens=call.model.max_tokens, stream=call.stream)
         egress: Egress = upstream.wire.request.from_canonical(request, target)
     except GatewayError as err:
         call.status = err.status
         await _refuse(client, send, err, call.request_id)
         return
+    leg = _Leg(egress, custom_names(request), wants_usage, finished)
     if call.stream:
-        await _stream(gw, call, egress, wants_usage, client, receive, send)
+        await _stream(gw, call, leg, client, receive, send)
     else:
-        await _unary(gw, call, egress, client, send)
+        await _unary(gw, call, leg, client, send)
+
+
+class _Leg:
+    """What the upstream call carries, and what to do with its answer besides converting it."""
+
+    __slots__ = ("customs", "egress", "finished", "wants_usage")
+
+    def __init__(self, egress: Egress, customs: frozenset[str], wants_usage: bool, finished: Finished | None):
+        self.egress = egress
+        self.customs = customs  # the request's custom tools, whose calls come back as function calls
+        self.wants_usage = wants_usage
+        self.finished = finished
 
 
 async def _refuse(client: Dialect, send: Send, err: GatewayError, rid: str) -> None:
@@ -51,13 +79,16 @@ def _dropped(egress: Egress) -> list[tuple[bytes, bytes]]:
     return [(b"x-weir-dropped", ",".join(egress.dropped).encode())] if egress.dropped else []
 
 
-async def _unary(gw: Gateway, call: Call, egress: Egress, client: Dialect, send: Send) -> None:
+async def _unary(gw: Gateway, call: Call, leg: _Leg, client: Dialect, send: Send) -> None:
+    egress = leg.egress
     upstream = call.target.upstream
     upstream_dialect = upstream.wire
     metrics = call.target.metrics
     metrics.in_flight.n += 1
     try:
-        response = await open_upstream(upstream, upstream.chat_url, egress.body, upstream.headers(call.request_id))
+        response = await open_upstream(
+            upstream, call.target.url(call.stream), egress.body, upstream.headers(call.request_id)
+        )
         call.first_byte()
         try:
             body = await response.read()
@@ -68,6 +99,7 @@ async def _unary(gw: Gateway, call: Call, egress: Egress, client: Dialect, send:
         if response.status >= 300:
             raise upstream_dialect.from_upstream(response.status, body)
         canonical = upstream_dialect.response.to_canonical(body)
+        canonical.content = restore(canonical.content, leg.customs)
     except GatewayError as err:
         call.status = err.status
         await call.settle(gw.settler)
@@ -79,23 +111,17 @@ async def _unary(gw: Gateway, call: Call, egress: Egress, client: Dialect, send:
     call.usage = canonical.usage
     cost = await call.settle(gw.settler)
     out = client.response.from_canonical(canonical, Reply(model=call.requested_model, cost_microcents=cost))
+    if leg.finished is not None:
+        await leg.finished(out)
     headers = base_headers(call, b"application/json") + cost_headers(call.usage, cost) + _dropped(egress)
     await send_whole(send, 200, out, headers)
 
 
-async def _stream(
-    gw: Gateway,
-    call: Call,
-    egress: Egress,
-    wants_usage: bool,
-    client: Dialect,
-    receive: Receive,
-    send: Send,
-) -> None:
+async def _stream(gw: Gateway, call: Call, leg: _Leg, client: Dialect, receive: Receive, send: Send) -> None:
     metrics = call.target.metrics
     metrics.in_flight.n += 1
     try:
-        if await until_disconnect(_pump(gw, call, egress, wants_usage, client, send), receive):
+        if await until_disconnect(_pump(gw, call, leg, client, send), receive):
             call.status = CLIENT_CLOSED
     finally:
         metrics.in_flight.n -= 1
@@ -127,10 +153,13 @@ class _Tally:
         return usage
 
 
-async def _pump(gw: Gateway, call: Call, egress: Egress, wants_usage: bool, client: Dialect, send: Send) -> None:
+async def _pump(gw: Gateway, call: Call, leg: _Leg, client: Dialect, send: Send) -> None:
+    egress = leg.egress
     upstream = call.target.upstream
     try:
-        response = await open_upstream(upstream, upstream.chat_url, egress.body, upstream.headers(call.request_id))
+        response = await open_upstream(
+            upstream, call.target.url(call.stream), egress.body, upstream.headers(call.request_id)
+        )
     except GatewayError as err:
         call.status = err.status
         await _refuse(client, send, err, call.request_id)
@@ -148,7 +177,7 @@ async def _pump(gw: Gateway, call: Call, egress: Egress, wants_usage: bool, clie
         headers = base_headers(call, b"text/event-stream; charset=utf-8") + SSE_HEADERS + _dropped(egress)
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         call.status = 200
-        clean = await _relay_events(gw, call, response, wants_usage, client, send)
+        clean = await _relay_events(gw, call, response, leg, client, send)
     finally:
         if clean:
             response.release()
@@ -166,12 +195,12 @@ async def _upstream_error(response: aiohttp.ClientResponse, wire: Dialect, provi
 
 
 async def _relay_events(
-    gw: Gateway, call: Call, response: aiohttp.ClientResponse, wants_usage: bool, client: Dialect, send: Send
+    gw: Gateway, call: Call, response: aiohttp.ClientResponse, leg: _Leg, client: Dialect, send: Send
 ) -> bool:
     """Upstream SSE -> canonical events -> client SSE. True when the upstream stream ended cleanly."""
     keepalive = _Keepalive(send, client.keepalive, gw.config.server.keepalive_seconds)
     try:
-        return await _convert(gw, call, response, wants_usage, client, keepalive)
+        return await _convert(gw, call, response, leg, client, keepalive)
     finally:
         keepalive.stop()
 
@@ -211,12 +240,13 @@ class _Keepalive:
 
 
 async def _convert(
-    gw: Gateway, call: Call, response: aiohttp.ClientResponse, wants_usage: bool, client: Dialect, out: _Keepalive
+    gw: Gateway, call: Call, response: aiohttp.ClientResponse, leg: _Leg, client: Dialect, out: _Keepalive
 ) -> bool:
     send = out.send
     framer = SseFramer(gw.config.server.max_sse_line_bytes)
     reader = call.target.upstream.wire.reader()
-    writer = client.writer(call.requested_model, wants_usage)
+    writer = client.writer(call.requested_model, leg.wants_usage)
+    restorer = StreamRestorer(leg.customs) if leg.customs else None
     tally = _Tally()
     failed = False
 
@@ -230,10 +260,11 @@ async def _convert(
 
     def convert(frames: list[tuple[str | None, bytes]], events: list[StreamEvent] | None = None) -> bytes:
         buf = bytearray()
-        for event, data in frames:
-            for ev in reader.feed(event, data):
-                buf += write(ev)
-        for ev in events or ():
+        canonical = [ev for event, data in frames for ev in reader.feed(event, data)]
+        canonical.extend(events or ())
+        if restorer is not None:
+            canonical = [done for ev in canonical for done in restorer.feed(ev)]
+        for ev in canonical:
             buf += write(ev)
         return bytes(buf)
 
@@ -255,5 +286,8 @@ async def _convert(
     call.usage = tally.final(call.model.token_encoding)
     if not failed:
         tail += writer.finish(call.usage, call.cost())
+        completed = getattr(writer, "completed", None)  # writers of dialects with a final response object
+        if leg.finished is not None and completed is not None:
+            await leg.finished(msgspec.json.encode(completed))
     await out.end(tail)
     return clean and not failed

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from urllib.parse import quote
 
 import aiohttp
 
 from weir import __version__
 from weir.config import Provider
-from weir.dialects.registry import PROVIDER_DIALECTS, Dialect
+from weir.dialects.registry import GEMINI, PROVIDER_DIALECTS, Dialect
 from weir.upstreams.transport import make_session
 
-# Where each provider dialect serves its calls, relative to the base URL written as that provider's SDK writes
-# it (OpenAI's ends in /v1; Anthropic's is the host root).
-CHAT_PATHS = {"openai": "/chat/completions", "anthropic": "/v1/messages"}
+# Where each wire dialect serves its calls, relative to the base URL written as that provider's SDK writes it
+# (OpenAI's ends in /v1; Anthropic's is the host root; Gemini's ends in its API version, /v1beta or /v1, and the
+# model and method follow: see `Upstream.call_url`).
+CHAT_PATHS = {
+    "openai_chat": "/chat/completions",
+    "openai_responses": "/responses",
+    "anthropic_messages": "/v1/messages",
+}
 COUNT_TOKENS_PATHS = {"anthropic": "/v1/messages/count_tokens"}
 
 
@@ -36,9 +42,9 @@ class Upstream:
         self.config = config
         self.name = config.name
         self.dialect = config.dialect
-        self.wire: Dialect = PROVIDER_DIALECTS[config.dialect]
+        self.wire: Dialect = PROVIDER_DIALECTS[(config.dialect, config.wire_api)]
         self.base_url = (base_url or config.base_url).rstrip("/")
-        self.chat_url = self.base_url + CHAT_PATHS[config.dialect]
+        self.chat_url = self.base_url + CHAT_PATHS.get(self.wire.name, "")
         self._keys = itertools.cycle(config.api_keys) if config.api_keys else None
         self._betas = None if "*" in config.anthropic_betas else frozenset(config.anthropic_betas)
         headers = {"User-Agent": f"weir/{__version__}", "Accept-Encoding": "identity"}
@@ -73,9 +79,19 @@ class Upstream:
                 allowed = self.allowed_betas(betas.decode("latin-1").split(","))
                 if allowed:
                     headers["anthropic-beta"] = ",".join(allowed)
+        elif self.wire is GEMINI:
+            if key is not None:
+                headers["x-goog-api-key"] = key  # never ?key= in the URL: URLs end up in logs
         elif key is not None:
             headers["Authorization"] = f"Bearer {key}"
         return headers
+
+    def call_url(self, model: str, stream: bool) -> str:
+        """The URL of one model call: Gemini names the model and the method in the path."""
+        if self.wire is GEMINI:
+            method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+            return f"{self.base_url}/models/{quote(model, safe='')}:{method}"
+        return self.chat_url
 
     def allowed_betas(self, betas: Iterable[str]) -> list[str]:
         flags = [b.strip() for b in betas if b.strip()]

@@ -108,7 +108,8 @@ def test_the_full_sequence() -> None:
         "response.completed",
     ]
     lifecycle = [data["response"] for name, data in events if "response" in data]
-    assert {r["id"] for r in lifecycle} == {"resp_msg_01XFDUDYJgAACzvnptvVoYEL"}
+    ids = {r["id"] for r in lifecycle}
+    assert len(ids) == 1 and ids.pop().startswith("resp_"), "one new response id on every lifecycle event"
     assert {r["model"] for r in lifecycle} == {"claude-alias"}
     assert [r["status"] for r in lifecycle] == ["in_progress", "in_progress", "completed"]
     added = [data for name, data in events if name == "response.output_item.added"]
@@ -145,7 +146,7 @@ def test_the_full_sequence() -> None:
 
 def test_the_sdk_stream_helper_accepts_it() -> None:
     final = sdk_final(write_stream(ANTHROPIC_LIKE))
-    assert final.id == "resp_msg_01XFDUDYJgAACzvnptvVoYEL" and final.status == "completed"
+    assert final.id.startswith("resp_") and final.status == "completed"
     assert final.output_text == "Checking now."
     calls = [(o.call_id, o.name, o.arguments) for o in final.output if o.type == "function_call"]
     assert calls == [("toolu_01A", "get_weather", '{"city": "Paris"}'), ("toolu_01B", "list_files", "{}")]

@@ -14,7 +14,6 @@ import uuid
 import msgspec
 from msgspec import UNSET, Raw
 
-from weir.canonical import tool_ids
 from weir.canonical.content import Content, Opaque, Text, Thinking, ToolUse
 from weir.canonical.response import Response, StopReason
 from weir.canonical.usage import ZERO, Usage
@@ -123,10 +122,12 @@ def new_item_id(kind: str) -> str:
 
 
 def response_id(upstream_id: str) -> str:
-    """Responses ids start with `resp_`; another upstream's id is kept after the prefix."""
+    """A Responses upstream's own id is kept; any other answer gets a new unique `resp_` id. Never one derived from
+    another dialect's id: `previous_response_id` looks responses up by id, so ids must not repeat, and a
+    translated upstream's ids are not promised to be unique across accounts."""
     if upstream_id.startswith("resp_"):
         return upstream_id
-    return "resp_" + (tool_ids.sanitize(upstream_id) if upstream_id else uuid.uuid4().hex)
+    return "resp_" + uuid.uuid4().hex
 
 
 def stop_reason(status: str | None, incomplete_reason: str | None, called_tools: bool) -> StopReason:

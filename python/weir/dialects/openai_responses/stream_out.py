@@ -93,6 +93,7 @@ class FromCanonical:
         self.open: dict[int, _Open] = {}  # canonical index -> item being streamed
         self.seen: set[int] = set()  # canonical indexes that got an item
         self.output: dict[int, wire.Item | Raw] = {}  # output_index -> completed item
+        self.completed: e.ResponseOut | None = None  # the response of response.completed, once written
 
     def feed(self, ev: StreamEvent) -> bytes:
         if self.ended:
@@ -122,6 +123,7 @@ class FromCanonical:
         status, incomplete = status_of_stop(self.stop_reason)
         response = self._response(status, usage_from_canonical(usage, cost_microcents))
         response.incomplete_details = incomplete
+        self.completed = response
         return out + self._sse(e.ResponseEvent(type="response.completed", sequence_number=0, response=response))
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
