@@ -132,3 +132,30 @@ def test_the_shipped_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) ->
     config = parse_config(example.read_text(), str(example))
     assert [m.id for m in config.models] == ["gpt-4o-mini", "gpt-4o"]
     assert config.storage.url == "sqlite:///var/lib/weir/weir.db"
+
+
+def test_gemini_and_responses_native_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    extra = """
+[[providers]]
+name = "google"
+dialect = "gemini"
+base_url = "https://generativelanguage.googleapis.com/v1beta"
+
+[[providers]]
+name = "openai-responses"
+dialect = "openai"
+wire_api = "responses"
+base_url = "https://api.openai.com/v1"
+"""
+    config = parse_config(GOOD + extra, "weir.toml")
+    assert [(p.dialect, p.wire_api) for p in config.providers] == [
+        ("openai", "chat"),
+        ("gemini", "chat"),
+        ("openai", "responses"),
+    ]
+    wrong = GOOD + extra.replace('dialect = "gemini"', 'dialect = "gemini"\nwire_api = "responses"')
+    assert problems(wrong) == ["providers[1].wire_api: only 'openai' providers choose their API; 'gemini' has one"]
+    assert problems(GOOD.replace('dialect = "openai"', 'dialect = "openai"\nwire_api = "completions"')) == [
+        "providers[0].wire_api: expected one of 'chat', 'responses', got 'completions'"
+    ]

@@ -262,6 +262,8 @@ def _plain(message: str, path: str) -> str:
     if msg.startswith("Invalid enum value ") and where.endswith(".dialect"):
         allowed = ", ".join(get_args(Dialect))
         return f"{where}: expected one of {allowed}; got {msg.removeprefix('Invalid enum value ')}"
+    if msg.startswith("Invalid enum value ") and where.endswith(".wire_api"):
+        return f"{where}: expected one of 'chat', 'responses', got {msg.removeprefix('Invalid enum value ')}"
     return f"{where}: {msg[:1].lower()}{msg[1:]}"
 
 
