@@ -109,6 +109,22 @@ def test_price_precision_beyond_the_microcent_is_refused(monkeypatch: pytest.Mon
     ]
 
 
+def test_media_unit_prices_and_the_upload_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    media = GOOD.replace(
+        "cached_input = 0.075 }", "cached_input = 0.075, image = 0.04, character = 15, second = 0.0001 }"
+    )
+    price = parse_config(media).models[0].price
+    assert (price.image, price.character, price.second) == (0.04, 15, 0.0001)
+    assert parse_config(GOOD).server.max_upload_bytes == 25 * 1024 * 1024
+    bad = media.replace("image = 0.04", "image = -1").replace("second = 0.0001", "second = 0.000000001")
+    assert problems(bad.replace("workers = 1", "workers = 1\nmax_upload_bytes = 10")) == [
+        "server.max_upload_bytes: must be at least 1024, got 10",
+        "models[0].price.image: must not be negative, got -1.0",
+        "models[0].price.second: 1e-09 has more than 8 decimal places (the unit is 1e-8 USD)",
+    ]
+
+
 def test_cli_refuses_to_start_on_a_bad_config(tmp_path: Path) -> None:
     bad = tmp_path / "weir.toml"
     bad.write_text(GOOD.replace("port = 8080", "port = -1").replace("${OPENAI_API_KEY}", "k"))

@@ -36,6 +36,7 @@ class Server(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     workers: int = 1
     data_dir: str = ""  # default: $WEIR_DATA_DIR, else $XDG_DATA_HOME/weir, else ~/.local/share/weir
     max_body_bytes: int = 16 * 1024 * 1024
+    max_upload_bytes: int = 25 * 1024 * 1024  # multipart uploads (/v1/audio/transcriptions): OpenAI's own limit
     max_sse_line_bytes: int = 1024 * 1024
     keepalive_seconds: float = 15.0  # translated streams: a keepalive event after this long without output
     # granian tuning (see `granian --help`); the defaults are what bench/ measured best
@@ -80,12 +81,15 @@ class Provider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class Price(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """USD per 1M tokens."""
+    """USD per 1M tokens; the media endpoints' units have their own keys (each 0 unless configured)."""
 
     input: float = 0.0
     output: float = 0.0
     cached_input: float | None = None  # cache reads; default: the input price
     cache_write: float | None = None  # prompt tokens written to the provider's cache; default: the input price
+    image: float = 0.0  # USD per generated image (/v1/images/generations)
+    character: float = 0.0  # USD per 1M input characters (/v1/audio/speech)
+    second: float = 0.0  # USD per second of transcribed audio (/v1/audio/transcriptions, /translations)
 
 
 class Route(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -289,6 +293,8 @@ def validate(config: Config) -> list[str]:
         problems.append(f"server.workers: must be at least 1, got {s.workers}")
     if s.max_body_bytes < 1024:
         problems.append(f"server.max_body_bytes: must be at least 1024, got {s.max_body_bytes}")
+    if s.max_upload_bytes < 1024:
+        problems.append(f"server.max_upload_bytes: must be at least 1024, got {s.max_upload_bytes}")
     if s.keepalive_seconds <= 0:
         problems.append(f"server.keepalive_seconds: must be greater than 0, got {s.keepalive_seconds}")
     if s.max_sse_line_bytes < 1024:
@@ -345,7 +351,7 @@ def _validate_models(models: list[Model], providers: set[str]) -> list[str]:
                 problems.append(f"{where}: the name {name!r} is already used by {names[name]}")
             else:
                 names[name] = at
-        for field in ("input", "output", "cached_input", "cache_write"):
+        for field in ("input", "output", "cached_input", "cache_write", "image", "character", "second"):
             value = getattr(m.price, field)
             if value is None:
                 continue

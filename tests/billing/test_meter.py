@@ -5,7 +5,7 @@ from decimal import ROUND_CEILING, Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from weir.billing.meter import Usage, cost_microcents
+from weir.billing.meter import Units, Usage, cost_microcents
 from weir.billing.prices import TokenPrice
 from weir.config import Price
 
@@ -54,3 +54,38 @@ def test_cost_matches_decimal_arithmetic(
     usd = ((n_in - n_cached) * p_in + n_cached * p_cached + n_out * p_out) / 1_000_000
     want = int((usd * 100_000_000).to_integral_value(rounding=ROUND_CEILING))
     assert cost_microcents(Usage(input=n_in, cached=n_cached, output=n_out), price) == want
+
+
+def test_media_unit_prices_convert_exactly() -> None:
+    price = TokenPrice.from_config(Price(image=0.04, character=15.0, second=0.0001))
+    assert (price.image, price.character, price.second) == (4_000_000, 1_500_000_000, 10_000)
+    assert TokenPrice.from_config(Price()).image == 0
+
+
+def test_media_units_are_priced_per_image_per_million_characters_and_per_second() -> None:
+    price = TokenPrice.from_config(Price(image=0.04, character=15.0, second=0.0001))
+    assert cost_microcents(Usage(), price, Units(images=3)) == 12_000_000  # 3 x 4 cents
+    assert cost_microcents(Usage(), price, Units(characters=1_000)) == 1_500_000  # 1,000 x 15 USD / 1M
+    assert cost_microcents(Usage(), price, Units(audio_ms=2_500)) == 25_000  # 2.5 s x 0.0001 USD
+    assert cost_microcents(Usage(), price, Units(audio_ms=1)) == 10  # 1 ms, exact in integers
+
+
+def test_units_and_tokens_are_rounded_once_together() -> None:
+    price = TokenPrice.from_config(Price(input=0.001, character=0.001))
+    # 1 token and 1 character each cost 0.1 microcents: rounded separately they would cost 2.
+    assert cost_microcents(Usage(input=1), price, Units(characters=1)) == 1
+
+
+@given(prices, prices, prices, counts, counts, st.integers(0, 10_000), st.integers(0, 36_000_000))
+def test_media_cost_matches_decimal_arithmetic(
+    p_in: Decimal, p_char: Decimal, p_sec: Decimal, n_in: int, n_char: int, n_images: int, n_ms: int
+) -> None:
+    p_image = p_sec / 7
+    p_image = p_image.quantize(Decimal("0.00000001"))
+    price = TokenPrice.from_config(
+        Price(input=float(p_in), character=float(p_char), second=float(p_sec), image=float(p_image))
+    )
+    usd = (n_in * p_in + n_char * p_char) / 1_000_000 + n_images * p_image + Decimal(n_ms) / 1000 * p_sec
+    want = int((usd * 100_000_000).to_integral_value(rounding=ROUND_CEILING))
+    units = Units(images=n_images, characters=n_char, audio_ms=n_ms)
+    assert cost_microcents(Usage(input=n_in), price, units) == want

@@ -205,6 +205,21 @@ async def test_record_usage_round_trip(store: Store) -> None:
     await assert_ledger_conserved(store, account)
 
 
+async def test_media_units_round_trip(store: Store) -> None:
+    account = await account_with_key(store, 10_000)
+    image = msgspec.structs.replace(usage("req-img", account.id, 800), images=3, input_tokens=0, output_tokens=0)
+    speech = msgspec.structs.replace(usage("req-tts", account.id, 20), characters=1_234_567, stream=True)
+    heard = msgspec.structs.replace(usage("req-stt", account.id, 30), audio_ms=2_501, input_tokens=0)
+    await store.record_usage([image, speech, heard])
+    assert await store.get_usage("req-img") == image
+    assert await store.get_usage("req-tts") == speech
+    assert await store.get_usage("req-stt") == heard
+    plain = await store.record_usage([usage("req-chat", account.id, 1)])
+    assert plain[0].balance_microcents == 10_000 - 851
+    found = await store.get_usage("req-chat")
+    assert found is not None and (found.images, found.characters, found.audio_ms) == (0, 0, 0)
+
+
 async def test_record_usage_is_idempotent(store: Store) -> None:
     account = await account_with_key(store, 1_000)
     batch = [usage(f"req-{i}", account.id, 10 * (i + 1)) for i in range(3)]

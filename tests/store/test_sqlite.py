@@ -39,7 +39,11 @@ async def test_usage_records_refuse_a_second_row_for_one_request(tmp_path: Path)
     await store.close()
     with sqlite3.connect(tmp_path / "weir.db") as raw:
         raw.execute("INSERT INTO accounts (name, balance_microcents, created_at) VALUES ('a', 0, 0)")
-        insert = "INSERT INTO usage_records VALUES ('req', 1, 'k', 'm', 'p', 'u', 200, 1, 0, 1, 0, ?, 1, 1, 0, 0, 0)"
+        insert = (
+            "INSERT INTO usage_records (request_id, account_id, key_id, model, provider, upstream_model, status,"
+            " input_tokens, cached_tokens, output_tokens, reasoning_tokens, cost_microcents, duration_ms, ttfb_ms,"
+            " stream, created_at) VALUES ('req', 1, 'k', 'm', 'p', 'u', 200, 1, 0, 1, 0, ?, 1, 1, 0, 0)"
+        )
         raw.execute(insert, (5,))
         try:
             raw.execute(insert, (7,))

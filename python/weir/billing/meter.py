@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from weir.billing.prices import MICROCENTS_PER_USD, TOKENS_PER_PRICE_UNIT, TokenPrice
 from weir.canonical.usage import ZERO, Usage
 
-__all__ = ["ZERO", "Usage", "cost_microcents", "microcents_to_usd"]
+__all__ = ["NO_UNITS", "ZERO", "Units", "Usage", "cost_microcents", "microcents_to_usd"]
+
+_MS_PER_SECOND = 1000
 
 
-def cost_microcents(usage: Usage, price: TokenPrice) -> int:
+class Units(msgspec.Struct, frozen=True):
+    """What the media endpoints are priced by besides tokens: images generated, characters spoken, and
+    milliseconds of audio transcribed (milliseconds keep a per-second price exact in integers)."""
+
+    images: int = 0
+    characters: int = 0
+    audio_ms: int = 0
+
+
+NO_UNITS = Units()
+
+
+def cost_microcents(usage: Usage, price: TokenPrice, units: Units = NO_UNITS) -> int:
     """`usage.input` includes cache reads (`cached`, at the cached-input price) and cache writes (`cache_write`, at
-    the cache-write price: Anthropic charges a premium for them)."""
+    the cache-write price: Anthropic charges a premium for them). Every term is scaled to microcents x 1M before
+    the one rounding: characters are priced per 1M like tokens, images per image, audio per second."""
     cached = min(usage.cached, usage.input)
     written = min(usage.cache_write, usage.input - cached)
     uncached = usage.input - cached - written
     scaled = uncached * price.input + cached * price.cached_input + written * price.cache_write
     scaled += usage.output * price.output
+    if units is not NO_UNITS:
+        scaled += units.characters * price.character
+        scaled += units.images * price.image * TOKENS_PER_PRICE_UNIT
+        scaled += units.audio_ms * price.second * (TOKENS_PER_PRICE_UNIT // _MS_PER_SECOND)
     return -(-scaled // TOKENS_PER_PRICE_UNIT)  # ceiling division, once
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from weir.billing.meter import ZERO, Usage, cost_microcents, microcents_to_usd
+from weir.billing.meter import NO_UNITS, ZERO, Units, Usage, cost_microcents, microcents_to_usd
 from weir.billing.wallets import Wallets
 from weir.errors import InsufficientBalance
 from weir.pipeline.authenticate import Principal
@@ -33,6 +33,7 @@ class Call:
         "stream",
         "target",
         "ttfb",
+        "units",
         "usage",
     )
 
@@ -55,13 +56,14 @@ class Call:
         self.ttfb: float | None = None
         self.status = 0
         self.usage: Usage = ZERO
+        self.units: Units = NO_UNITS  # images, characters, audio: the media endpoints' priced units
 
     def first_byte(self) -> None:
         if self.ttfb is None:
             self.ttfb = time.perf_counter() - self.started
 
     def cost(self) -> int:
-        return cost_microcents(self.usage, self.model.price)
+        return cost_microcents(self.usage, self.model.price, self.units)
 
     async def settle(self, settler: Settler) -> int:
         """Record the call (exactly once, keyed by its request id), debit the wallet, observe metrics."""
@@ -100,6 +102,9 @@ class Call:
                 stream=self.stream,
                 created_at=int(time.time() * 1000),
                 cache_write_tokens=usage.cache_write,
+                images=self.units.images,
+                characters=self.units.characters,
+                audio_ms=self.units.audio_ms,
             )
         )
         return cost

@@ -38,6 +38,7 @@ _MIGRATION_LOCK = 0x77656972  # pg_advisory_xact_lock key serialising migrators 
 _USAGE_TYPES = (
     "text", "bigint", "text", "text", "text", "text", "integer", "bigint",
     "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "boolean", "bigint", "bigint",
+    "bigint", "bigint", "bigint",
 )  # fmt: skip
 _INSERT_USAGE = (
     f"INSERT INTO usage_records ({c.USAGE_COLUMNS}) SELECT * FROM unnest("

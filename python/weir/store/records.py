@@ -54,6 +54,11 @@ class UsageRecord(msgspec.Struct, frozen=True):
     stream: bool
     created_at: int
     cache_write_tokens: int = 0  # prompt tokens written to a provider's cache (counted in input_tokens too)
+    # The media endpoints' priced units (0 for model calls): images generated, input characters spoken, and
+    # milliseconds of audio transcribed.
+    images: int = 0
+    characters: int = 0
+    audio_ms: int = 0
 
 
 class Settlement(msgspec.Struct, frozen=True):
