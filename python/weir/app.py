@@ -24,6 +24,7 @@ from weir.http.gemini import PREFIXES as GEMINI_PREFIXES
 from weir.http.gemini import Gemini
 from weir.http.hot import HotPaths
 from weir.http.info import Info
+from weir.http.media import media_routes
 from weir.http.messages import Messages
 from weir.http.responses import Responses
 from weir.upstreams.echo import echo_chat
@@ -51,6 +52,7 @@ def create_app(config: Config | None = None) -> ASGIApp:
         "/v1/anthropic/messages/count_tokens": count_tokens,
     }
     prefixes = tuple((prefix, gemini) for prefix in GEMINI_PREFIXES)
+    hot.update(media_routes(gateway))  # embeddings, images, speech, transcriptions, translations
     routes = [
         *(Route(path, endpoint, methods=["POST"]) for path, endpoint in hot.items()),
         *(Route(prefix + "{method:path}", gemini, methods=["POST"]) for prefix in GEMINI_PREFIXES),

@@ -85,6 +85,20 @@ UPSTREAM_DIALECTS = {
     "gemini": ("gemini-test", "gemini-tools"),
 }
 
+# The media endpoints' models (tests/e2e/test_media_endpoints.py), priced per token and per unit; rounding matters.
+MEDIA_PRICE = {"input": 0.123, "output": 1.007, "image": 0.04, "character": 15.123, "second": 0.00012345}
+MEDIA_MODELS = [  # (id, aliases, provider, upstream model)
+    ("embed-test", ["openai/embed-test"], "mock", "mock-embed"),
+    ("image-test", [], "mock", "mock-image"),
+    ("image-tokens-test", [], "mock", "mock-image-tokens"),
+    ("tts-test", [], "mock", "mock-tts"),
+    ("tts-cut-test", [], "mock", "mock-speech-cut"),
+    ("tts-slow-test", [], "mock", "mock-speech-slow"),
+    ("stt-test", ["whisper-test"], "mock", "mock-whisper"),
+    ("stt-tokens-test", [], "mock", "mock-transcribe-tokens"),
+    ("media-bad-test", [], "mock", "mock-error-400"),
+]
+
 
 def write_config(path: Path, port: int, upstream: str, storage_url: str, data_dir: Path) -> None:
     price = f"{{ input = {PRICE['input']}, output = {PRICE['output']}, cached_input = {PRICE['cached_input']} }}"
@@ -98,6 +112,17 @@ routes = [{{ provider = "{provider}", model = "{upstream_model}" }}]
 """
         for model_id, aliases, provider, upstream_model in MODELS
     )
+    media_price = "{ " + ", ".join(f"{k} = {v}" for k, v in MEDIA_PRICE.items()) + " }"
+    models += "".join(
+        f"""
+[[models]]
+id = "{model_id}"
+aliases = {json.dumps(aliases)}
+price = {media_price}
+routes = [{{ provider = "{provider}", model = "{upstream_model}" }}]
+"""
+        for model_id, aliases, provider, upstream_model in MEDIA_MODELS
+    )
     path.write_text(
         f"""
 [server]
@@ -105,6 +130,7 @@ host = "127.0.0.1"
 port = {port}
 data_dir = "{data_dir}"
 max_body_bytes = 262144
+max_upload_bytes = 1048576
 keepalive_seconds = 0.5
 
 [storage]

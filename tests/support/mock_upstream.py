@@ -160,8 +160,28 @@ def _responses_and_gemini_routes() -> list[Route]:
     ]
 
 
+def _media_routes() -> list[Route]:
+    # mock_media imports this module: look its handlers up per request, as above.
+    def late(name: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            from tests.support import mock_media
+
+            return await getattr(mock_media, name)(request)  # type: ignore[no-any-return]
+
+        return endpoint
+
+    return [
+        Route("/v1/embeddings", late("embeddings"), methods=["POST"]),
+        Route("/v1/images/generations", late("images"), methods=["POST"]),
+        Route("/v1/audio/speech", late("speech"), methods=["POST"]),
+        Route("/v1/audio/transcriptions", late("transcriptions"), methods=["POST"]),
+        Route("/v1/audio/translations", late("transcriptions"), methods=["POST"]),
+    ]
+
+
 app = Starlette(
     routes=[
+        *_media_routes(),
         *_anthropic_routes(),
         *_responses_and_gemini_routes(),
         Route("/v1/chat/completions", chat, methods=["POST"]),

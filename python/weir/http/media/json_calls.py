@@ -1,0 +1,122 @@
+"""POST /v1/embeddings and /v1/images/generations: JSON in, JSON out, relayed unchanged but for `model`.
+
+The request goes upstream as the client wrote it (re-encoded from its decoded form, `model` replaced by the
+upstream's name), so options Weir does not know (`encoding_format: "base64"`, `dimensions`, token-id inputs)
+pass through; the answer comes back byte for byte with the cost in x-weir-* headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from weir.errors import GatewayError, InvalidRequest
+from weir.http.asgi import ClientGone, read_body, request_id
+from weir.http.media.endpoint import MediaEndpoint, refuse
+from weir.http.media.metering import embeddings_usage, image_usage
+from weir.pipeline.call import Call
+from weir.pipeline.forward import classify, open_upstream
+from weir.upstreams.transport import TRANSPORT_ERRORS
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The body as an object with a non-empty string `model`."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    model = payload.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
+    return payload
+
+
+class JsonEndpoint(MediaEndpoint):
+    stream = False  # whether the answer is streamed back (speech): recorded in the usage record
+
+    def check(self, payload: dict[str, Any]) -> None:
+        """Refuse a body the upstream could not bill or serve, naming the field."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = request_id()
+        try:
+            raw = await read_body(scope, receive, self.gateway.config.server.max_body_bytes)
+            principal = await self.authenticate(scope)
+            payload = json_object(raw)
+            self.check(payload)
+            call = self.begin(principal, payload["model"], rid, self.stream)
+        except GatewayError as err:
+            self.requests.observe(err.status)
+            await refuse(send, err, rid)
+            return
+        except ClientGone:
+            return
+        payload["model"] = call.target.upstream_model
+        try:
+            await self.relay(call, payload, orjson.dumps(payload), receive, send)
+        finally:
+            self.requests.observe(call.status)
+
+    async def relay(self, call: Call, payload: dict[str, Any], body: bytes, receive: Receive, send: Send) -> None:
+        upstream = call.target.upstream
+        metrics = call.target.metrics
+        metrics.in_flight.n += 1
+        try:
+            response = await open_upstream(upstream, self.upstream_url(call), body, upstream.headers(call.request_id))
+            call.first_byte()
+            try:
+                answer = await response.read()
+            except TRANSPORT_ERRORS as exc:
+                raise classify(exc, upstream.name) from exc
+            finally:
+                response.release()
+        except GatewayError as err:
+            await self.fail(call, err, send)
+            return
+        finally:
+            metrics.in_flight.n -= 1
+        if 200 <= response.status < 300:
+            self.meter(call, answer)
+        content_type = response.headers.get("Content-Type", "application/json").encode("latin-1")
+        await self.reply(call, response.status, answer, content_type, send)
+
+    def meter(self, call: Call, answer: bytes) -> None:
+        raise NotImplementedError
+
+
+class Embeddings(JsonEndpoint):
+    path = "/embeddings"
+    route = "embeddings"
+
+    def check(self, payload: dict[str, Any]) -> None:
+        value = payload.get("input")
+        if not isinstance(value, str | list) or not value:
+            raise InvalidRequest("'input' is required: a string, or an array of strings or token ids.", param="input")
+        encoding = payload.get("encoding_format")
+        if encoding is not None and encoding not in ("float", "base64"):
+            raise InvalidRequest("'encoding_format' must be 'float' or 'base64'.", param="encoding_format")
+
+    def meter(self, call: Call, answer: bytes) -> None:
+        call.usage = embeddings_usage(answer)
+
+
+class ImageGenerations(JsonEndpoint):
+    path = "/images/generations"
+    route = "images_generations"
+
+    def check(self, payload: dict[str, Any]) -> None:
+        prompt = payload.get("prompt")
+        if not isinstance(prompt, str) or not prompt:
+            raise InvalidRequest("'prompt' is required and must be a non-empty string.", param="prompt")
+        n = payload.get("n")
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+            raise InvalidRequest("'n' must be a positive integer.", param="n")
+        if payload.get("stream") not in (None, False):
+            raise InvalidRequest("Streamed image generation is not supported here; omit 'stream'.", param="stream")
+
+    def meter(self, call: Call, answer: bytes) -> None:
+        call.usage, call.units = image_usage(answer)
