@@ -14,6 +14,7 @@ tests/support/node_clients.py report anything that still tries to leave the mach
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,15 +59,22 @@ def install() -> Path:
     return node_clients.install(PACKAGE, locate)
 
 
-def environment(home: Path, base_url: str, key: str, api_version: str | None, proxy: str) -> dict[str, str]:
+def environment(
+    home: Path, base_url: str, key: str, api_version: str | None, max_turns: int | None, proxy: str
+) -> dict[str, str]:
     settings_dir = home / ".gemini"
     settings_dir.mkdir(parents=True, exist_ok=True)
-    (settings_dir / "settings.json").write_bytes(orjson.dumps(SETTINGS, option=orjson.OPT_INDENT_2))
+    # maxSessionTurns bounds a tool loop: one more model turn ends the run with exit code 53.
+    settings = SETTINGS if max_turns is None else {**SETTINGS, "model": {"maxSessionTurns": max_turns}}
+    (settings_dir / "settings.json").write_bytes(orjson.dumps(settings, option=orjson.OPT_INDENT_2))
     env = {
         **node_clients.isolated_environment(home, proxy),
         "GOOGLE_GEMINI_BASE_URL": base_url,  # the gateway's root: the SDK appends /v1beta/models/...
         "GEMINI_API_KEY": key,
         "NO_COLOR": "1",
+        # The launcher re-executes itself in a child node with a larger heap; this keeps it in one process
+        # (as the CLI's own sandbox does), which starts in half the time.
+        "GEMINI_CLI_NO_RELAUNCH": "true",
     }
     if api_version is not None:
         env["GOOGLE_GENAI_API_VERSION"] = api_version
@@ -78,16 +86,19 @@ class GeminiRun(HeadlessRun):
     @property
     def output(self) -> dict[str, Any]:
         """The `--output-format json` object: `response` holds the answer text, `stats.models` the token counts
-        per model the API reported, `error` {type, message, code} a failure."""
-        start = self.stdout.find("{")
-        if start < 0:
-            raise AssertionError(f"gemini printed no JSON on stdout\n{self.describe()}")
-        try:
-            parsed = orjson.loads(self.stdout[start:])
-        except orjson.JSONDecodeError as e:
-            raise AssertionError(f"gemini's stdout is not one JSON object\n{self.describe()}") from e
-        assert isinstance(parsed, dict), self.describe()
-        return parsed
+        per model the API reported, `error` {type, message, code} a failure (printed on stderr, not stdout)."""
+        for stream in (self.stdout, self.stderr):
+            # The object is printed indented, from a line that is only "{" (after warnings, on stderr).
+            start = 0 if stream.startswith("{") else stream.find("\n{\n") + 1
+            if start == 0 and not stream.startswith("{"):
+                continue
+            try:
+                parsed, _ = json.JSONDecoder().raw_decode(stream, start)
+            except ValueError as e:
+                raise AssertionError(f"gemini's JSON output does not parse\n{self.describe()}") from e
+            assert isinstance(parsed, dict), self.describe()
+            return parsed
+        raise AssertionError(f"gemini printed no JSON object\n{self.describe()}")
 
     def tokens(self) -> dict[str, dict[str, Any]]:
         """stats.models.<model version>.tokens, by the model version the responses named."""
@@ -104,16 +115,18 @@ def run(
     prompt: str,
     home: Path,
     api_version: str | None = None,
+    max_turns: int | None = None,
     timeout: float = 90.0,
 ) -> GeminiRun:
-    """`gemini -p PROMPT` headless: no stdin, a JSON result on stdout, the default approval mode (no tool runs
-    without approval, and there is no one to approve); `base_url` is the gateway's root URL."""
+    """`gemini -p PROMPT` headless: no stdin, a JSON result on stdout, the default approval mode (tools that
+    change anything are refused, as there is no one to approve them), at most `max_turns` model turns;
+    `base_url` is the gateway's root URL."""
     workdir = home / "work"
     workdir.mkdir(parents=True, exist_ok=True)
     args = [str(launcher), "--prompt", prompt, "--model", model, "--output-format", "json", "--skip-trust"]
     done = node_clients.run(
         args,
-        environment=lambda proxy: environment(home, base_url, key, api_version, proxy),
+        environment=lambda proxy: environment(home, base_url, key, api_version, max_turns, proxy),
         cwd=workdir,
         trace_file=home / "strace.txt",
         timeout=timeout,
