@@ -8,8 +8,8 @@ Written back, max_tokens and refusal make an incomplete response with that reaso
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 
 import msgspec
 from msgspec import UNSET, Raw
@@ -118,7 +118,7 @@ def reasoning_item(block: Thinking, text: str, item_id: str) -> wire.ReasoningOu
 
 
 def new_item_id(kind: str) -> str:
-    return f"{_PREFIXES.get(kind, 'item')}_{uuid.uuid4().hex}"
+    return f"{_PREFIXES.get(kind, 'item')}_{os.urandom(16).hex()}"
 
 
 def response_id(upstream_id: str) -> str:
@@ -127,7 +127,7 @@ def response_id(upstream_id: str) -> str:
     translated upstream's ids are not promised to be unique across accounts."""
     if upstream_id.startswith("resp_"):
         return upstream_id
-    return "resp_" + uuid.uuid4().hex
+    return "resp_" + os.urandom(16).hex()
 
 
 def stop_reason(status: str | None, incomplete_reason: str | None, called_tools: bool) -> StopReason:
