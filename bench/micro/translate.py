@@ -43,7 +43,6 @@ import datetime as dt
 import gc
 import json
 import os
-import platform
 import pstats
 import re
 import statistics
@@ -56,6 +55,7 @@ from typing import Any
 
 import orjson
 from msgspec import Raw
+from sse import host_info  # bench/micro/sse.py, beside this script
 
 from weir._native import SseFramer
 from weir.canonical.content import Content, Text, ToolResult, ToolUse
@@ -460,23 +460,6 @@ def profile(cell: Cell, corpus: Corpus, seconds: float, top: int) -> None:
 
 
 # ----------------------------------------------------------------------------- report
-
-
-def host_info() -> dict[str, Any]:
-    model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu_model": model,
-        "cpus": os.cpu_count(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
 
 
 def versions() -> dict[str, str | None]:

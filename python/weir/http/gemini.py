@@ -60,19 +60,16 @@ class Gemini(Ingress):
         self.count_tokens = CountTokens(gateway)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            _, method = split_path(scope["path"])
-        except GatewayError as err:
-            self.requests.observe(err.status)
-            await self.refuse(send, err, request_id())
-            return
-        if method == "countTokens":
+        # The path is split once, in parse(); an unknown method is refused there like any other bad request.
+        if scope["path"].endswith(":countTokens"):
             await self.count_tokens(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 
     def parse(self, raw: bytes, scope: Scope) -> Parsed:
         model, method = split_path(scope["path"])
+        if method not in GENERATE:
+            raise NotFound(f"No Gemini method {method!r} here.")
         stream = method == "streamGenerateContent"
         if stream and b"alt=sse" not in scope.get("query_string", b"").split(b"&"):
             raise InvalidRequest("streamGenerateContent is served as server-sent events only: add ?alt=sse.")

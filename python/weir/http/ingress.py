@@ -87,12 +87,6 @@ class Ingress:
         except ClientGone:
             return
         try:
-            parsed = await self.prepare(call, parsed)
-        except GatewayError as err:
-            self.requests.observe(err.status)
-            await self.refuse(send, err, rid)
-            return
-        try:
             if call.target.upstream.wire is self.dialect:
                 await self.passthrough(call, parsed, scope, receive, send)
             else:
@@ -108,7 +102,8 @@ class Ingress:
         parsed = self.parse(raw, scope)
         model = gw.models.resolve(parsed.model)
         admit(principal, gw.wallets)
-        return Call(rid, principal, model, model.routes[0], parsed.stream, parsed.model), parsed
+        call = Call(rid, principal, model, model.routes[0], parsed.stream, parsed.model)
+        return call, await self.prepare(call, parsed)
 
     async def refuse(self, send: Send, err: GatewayError, rid: str) -> None:
         await send_whole(send, err.status, self.dialect.render(err, rid), self.dialect.headers(err, rid))
