@@ -69,6 +69,9 @@ class Provider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     headers: dict[str, str] = {}
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 600.0  # longest silence allowed while waiting for upstream bytes
+    # Longest wait for the answer's first byte (a stream's first chunk, a unary call's headers and body) before
+    # the call fails over to the next route; default: read_timeout_seconds.
+    first_byte_timeout_seconds: float | None = None
     max_connections: int = 1000
     # Anthropic upstreams: the API version sent when the client's own cannot be forwarded (translated calls),
     # and the anthropic-beta flags forwarded from clients: ["*"] (the default) forwards all of them; a list keeps
@@ -95,6 +98,17 @@ class Price(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class Route(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     provider: str
     model: str
+    priority: int = 0  # lower is tried first (as in DNS SRV records)
+    weight: int = 1  # among routes of one priority, traffic is spread at random in proportion to weight
+
+
+class Routing(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    max_attempts: int = 3  # upstream attempts per call, the first included
+    retry_budget_percent: float = 20.0  # retries at most this share of a model's calls over 10 s ...
+    retry_budget_minimum: int = 3  # ... but always at least this many per 10 s
+    breaker_failures: int = 5  # consecutive failures that open a route's circuit breaker
+    breaker_open_seconds: float = 30.0  # how long an open route is skipped before one trial call
+    sticky_seconds: float = 600.0  # a session stays on its route and key this long after its last call; 0: off
 
 
 class Model(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -110,6 +124,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: Server = msgspec.field(default_factory=Server)
     storage: Storage = msgspec.field(default_factory=Storage)
     auth: Auth = msgspec.field(default_factory=Auth)
+    routing: Routing = msgspec.field(default_factory=Routing)
     providers: list[Provider] = []
     models: list[Model] = []
     source: str | None = None  # the file it came from; None for the embedded defaults
@@ -124,7 +139,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SECTIONS: dict[str, type[msgspec.Struct]] = {"server": Server, "storage": Storage, "auth": Auth}
+_SECTIONS: dict[str, type[msgspec.Struct]] = {"server": Server, "storage": Storage, "auth": Auth, "routing": Routing}
 _LISTS: dict[str, type[msgspec.Struct]] = {"providers": Provider, "models": Model}
 
 
@@ -311,8 +326,26 @@ def validate(config: Config) -> list[str]:
         problems.append("auth.key_cache_ttl_seconds: must not be negative")
     if config.auth.pepper is not None and len(config.auth.pepper) < 16:
         problems.append("auth.pepper: must be at least 16 characters")
+    problems.extend(_validate_routing(config.routing))
     problems.extend(_validate_providers(config.providers))
     problems.extend(_validate_models(config.models, {p.name for p in config.providers}))
+    return problems
+
+
+def _validate_routing(r: Routing) -> list[str]:
+    problems: list[str] = []
+    if r.max_attempts < 1:
+        problems.append(f"routing.max_attempts: must be at least 1, got {r.max_attempts}")
+    if not 0 <= r.retry_budget_percent <= 100:
+        problems.append(f"routing.retry_budget_percent: must be between 0 and 100, got {r.retry_budget_percent}")
+    if r.retry_budget_minimum < 0:
+        problems.append(f"routing.retry_budget_minimum: must not be negative, got {r.retry_budget_minimum}")
+    if r.breaker_failures < 1:
+        problems.append(f"routing.breaker_failures: must be at least 1, got {r.breaker_failures}")
+    if r.breaker_open_seconds <= 0:
+        problems.append(f"routing.breaker_open_seconds: must be greater than 0, got {r.breaker_open_seconds}")
+    if r.sticky_seconds < 0:
+        problems.append(f"routing.sticky_seconds: must not be negative (0 turns them off), got {r.sticky_seconds}")
     return problems
 
 
@@ -335,6 +368,8 @@ def _validate_providers(providers: list[Provider]) -> list[str]:
                 problems.append(f"{at}.api_keys[{j}]: is empty")
         if p.connect_timeout_seconds <= 0 or p.read_timeout_seconds <= 0:
             problems.append(f"{at}: timeouts must be greater than 0")
+        if p.first_byte_timeout_seconds is not None and p.first_byte_timeout_seconds <= 0:
+            problems.append(f"{at}.first_byte_timeout_seconds: must be greater than 0")
     return problems
 
 
@@ -371,6 +406,8 @@ def _validate_models(models: list[Model], providers: set[str]) -> list[str]:
                 problems.append(f"{at}.routes[{j}].provider: no provider named {r.provider!r}")
             if not r.model:
                 problems.append(f"{at}.routes[{j}].model: must not be empty")
+            if r.weight < 1:
+                problems.append(f"{at}.routes[{j}].weight: must be at least 1, got {r.weight}")
     return problems
 
 

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 
+class ClientGone(Exception):
+    """The client went away while its request was being read (not an error to render: nobody is listening)."""
+
+
 class GatewayError(Exception):
     status = 500
     type = "server_error"
     code: str | None = None
+    retry_after: int | None = None  # whole seconds: sent as Retry-After (and retry-after-ms) by every dialect
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None = None, code: str | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         if code is not None:
             self.code = code
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+    def extra_headers(self) -> list[tuple[bytes, bytes]]:
+        """Headers every dialect sends with this error besides its own (Retry-After)."""
+        if self.retry_after is None:
+            return []
+        seconds = max(1, self.retry_after)
+        return [(b"retry-after", b"%d" % seconds), (b"retry-after-ms", b"%d" % (seconds * 1000))]
 
 
 class InvalidRequest(GatewayError):
@@ -71,6 +87,22 @@ class UnsupportedMediaType(GatewayError):
     code = "unsupported_media_type"
 
 
+class ProviderPaused(GatewayError):
+    """Every route of the model leads to a provider the operator paused."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "provider_paused"
+
+
+class NoChannelAvailable(GatewayError):
+    """No route of the model can serve now: paused, breaker open, or no usable provider key."""
+
+    status = 503
+    type = "server_error"
+    code = "no_channel_available"
+
+
 class ServiceUnavailable(GatewayError):
     status = 503
     type = "server_error"
@@ -81,6 +113,22 @@ class UpstreamUnreachable(GatewayError):
     status = 502
     type = "upstream_error"
     code = "upstream_unreachable"
+
+
+class UpstreamAuthFailed(GatewayError):
+    """The provider refused Weir's own key for it (401/403): the client's key is fine, the operator must act."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_auth_failed"
+
+
+class UpstreamInvalidResponse(GatewayError):
+    """The upstream answered success with a body that is not what its API returns (not JSON, say)."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_invalid_response"
 
 
 class UpstreamTimeout(GatewayError):

@@ -13,29 +13,37 @@ from weir.keys import load_pepper
 from weir.observability.metrics import flush_all, flush_every
 from weir.pipeline.authenticate import Authenticator
 from weir.pipeline.conversations import Conversations
-from weir.pipeline.route import ModelTable
+from weir.pipeline.exchange import Exchange
+from weir.pipeline.route import ModelTable, Router
 from weir.pipeline.settle import Settler
 from weir.store import open_store
 from weir.store.base import Store
 from weir.upstreams.provider import Upstream
+from weir.upstreams.transport import Transport
 
 log = logging.getLogger("weir")
 
 
 class Gateway:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, transports: dict[str, Transport] | None = None) -> None:
+        """`transports`: per provider name, a transport to use instead of the aiohttp one (tests)."""
         self.config = config
         self.wallets = Wallets()
+        given = transports or {}
         self.upstreams = {
-            p.name: Upstream(p, self_url(config) + "/_demo/v1" if p.base_url == "builtin:echo" else None)
+            p.name: Upstream(
+                p, self_url(config) + "/_demo/v1" if p.base_url == "builtin:echo" else None, given.get(p.name)
+            )
             for p in config.providers
         }
         self.models = ModelTable(config, self.upstreams)
+        self.router = Router(config.routing)
         self.extra_key_headers = frozenset(h.lower().encode() for h in config.auth.extra_key_headers)
         self._store: Store | None = None
         self._auth: Authenticator | None = None
         self._settler: Settler | None = None
         self._conversations: Conversations | None = None
+        self._exchange: Exchange | None = None
         self._flusher: asyncio.Task[None] | None = None
 
     @property
@@ -52,6 +60,11 @@ class Gateway:
     def settler(self) -> Settler:
         assert self._settler is not None, "the gateway is not open"
         return self._settler
+
+    @property
+    def exchange(self) -> Exchange:
+        assert self._exchange is not None, "the gateway is not open"
+        return self._exchange
 
     @property
     def conversations(self) -> Conversations:
@@ -72,6 +85,9 @@ class Gateway:
             batch_size=cfg.storage.usage_batch_size,
         )
         self._settler.start()
+        self._exchange = Exchange(
+            models=self.models, router=self.router, wallets=self.wallets, settler=self._settler, server=cfg.server
+        )
         self._conversations = Conversations(store, retention_days=cfg.storage.response_retention_days)
         self._conversations.start()
         self._flusher = asyncio.create_task(flush_every(), name="weir-metrics-flush")

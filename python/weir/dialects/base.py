@@ -9,7 +9,9 @@ A dialect package (`dialects/<name>/`) has the same five modules:
 - `stream.py`   `ToCanonical` (upstream SSE events -> canonical events) and `FromCanonical` (canonical events ->
                 client SSE bytes), both objects with `feed()` and `finish()`;
 - `errors.py`   `render(err)`, `headers(err, request_id)`, `stream_error(err)` and
-                `from_upstream(status, body) -> GatewayError` (an upstream error body of this dialect).
+                `from_upstream(status, body) -> GatewayError` (an upstream error body of this dialect);
+- `passthrough.py` `SPEC`, a `Passthrough`: what a same-dialect call changes in the body, which Rust tap reads
+                its stream and its unary usage, and how the held-back usage event carries the cost.
 
 Rules every converter follows (tests/dialects/test_matrix.py checks them pairwise):
 
@@ -32,9 +34,14 @@ Rules every converter follows (tests/dialects/test_matrix.py checks them pairwis
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import msgspec
 
 from weir.errors import InvalidRequest
+
+UsageTuple = tuple[int, int, int, int, int]
 
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,6 +62,21 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
 
     model: str  # the model name the client asked for
     cost_microcents: int | None = None
+
+
+class Passthrough(msgspec.Struct, frozen=True, kw_only=True):
+    """A same-dialect call: the body goes upstream as the client sent it but for what the gateway must set, and
+    the answer comes back byte for byte while the Rust tap reads its usage."""
+
+    tap: str  # the StreamTap dialect that reads this dialect's streams
+    usage_of: Callable[[bytes], UsageTuple | None]  # a unary answer's usage (Rust), None when it has none
+    # (the client's decoded top-level body, its raw bytes, the upstream's model name, the model's default
+    # max_tokens, stream) -> the upstream body
+    body: Callable[[dict[str, Any], bytes, str, int, bool], bytes]
+    # (the withheld usage event's data, the call's cost, whether the client asked for usage) -> what to send in
+    # its place
+    usage_event: Callable[[bytes, int, bool], bytes]
+    anthropic_headers: bool = False  # forward the client's anthropic-version and anthropic-beta
 
 
 _decode_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode

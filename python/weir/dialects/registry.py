@@ -9,18 +9,23 @@ from typing import Protocol
 from weir.canonical.stream import StreamEvent
 from weir.canonical.usage import Usage
 from weir.dialects.anthropic_messages import errors as anthropic_errors
+from weir.dialects.anthropic_messages import passthrough as anthropic_messages_passthrough
 from weir.dialects.anthropic_messages import request as anthropic_request
 from weir.dialects.anthropic_messages import response as anthropic_response
 from weir.dialects.anthropic_messages import stream as anthropic_stream
+from weir.dialects.base import Passthrough
 from weir.dialects.gemini import errors as gemini_errors
+from weir.dialects.gemini import passthrough as gemini_passthrough
 from weir.dialects.gemini import request as gemini_request
 from weir.dialects.gemini import response as gemini_response
 from weir.dialects.gemini import stream as gemini_stream
 from weir.dialects.openai_chat import errors as openai_errors
+from weir.dialects.openai_chat import passthrough as openai_chat_passthrough
 from weir.dialects.openai_chat import request as openai_request
 from weir.dialects.openai_chat import response as openai_response
 from weir.dialects.openai_chat import stream as openai_stream
 from weir.dialects.openai_responses import errors as responses_errors
+from weir.dialects.openai_responses import passthrough as openai_responses_passthrough
 from weir.dialects.openai_responses import request as responses_request
 from weir.dialects.openai_responses import response as responses_response
 from weir.dialects.openai_responses import stream as responses_stream
@@ -53,6 +58,7 @@ class Dialect:
         from_upstream: Callable[[int, bytes], GatewayError],
         writer: Callable[[str, bool], StreamWriter],
         keepalive: bytes,
+        passthrough: Passthrough,
     ) -> None:
         self.name = name
         self.request = request
@@ -64,6 +70,7 @@ class Dialect:
         self.from_upstream = from_upstream
         self.writer = writer  # (client model name, client asked for usage) -> stream writer
         self.keepalive = keepalive  # bytes that keep an idle stream open without changing what clients see
+        self.passthrough = passthrough  # how a call goes to an upstream of this same dialect
 
     def reader(self) -> StreamReader:
         reader: StreamReader = self.stream.ToCanonical()
@@ -81,6 +88,7 @@ OPENAI_CHAT = Dialect(
     from_upstream=openai_errors.from_upstream,
     writer=lambda model, include_usage: openai_stream.FromCanonical(model, include_usage),
     keepalive=b": keep-alive\n\n",
+    passthrough=openai_chat_passthrough.SPEC,
 )
 
 ANTHROPIC_MESSAGES = Dialect(
@@ -94,6 +102,7 @@ ANTHROPIC_MESSAGES = Dialect(
     from_upstream=anthropic_errors.from_upstream,
     writer=lambda model, include_usage: anthropic_stream.FromCanonical(model),
     keepalive=b'event: ping\ndata: {"type": "ping"}\n\n',
+    passthrough=anthropic_messages_passthrough.SPEC,
 )
 
 OPENAI_RESPONSES = Dialect(
@@ -107,6 +116,7 @@ OPENAI_RESPONSES = Dialect(
     from_upstream=responses_errors.from_upstream,
     writer=lambda model, include_usage: responses_stream.FromCanonical(model),
     keepalive=b": keep-alive\n\n",  # a comment: openai-python and Codex (eventsource_stream) skip it
+    passthrough=openai_responses_passthrough.SPEC,
 )
 
 GEMINI = Dialect(
@@ -120,6 +130,7 @@ GEMINI = Dialect(
     from_upstream=gemini_errors.from_upstream,
     writer=lambda model, include_usage: gemini_stream.FromCanonical(model),
     keepalive=b"",  # google-genai breaks on comments and on any line but `data: `: send nothing
+    passthrough=gemini_passthrough.SPEC,
 )
 
 DIALECTS = {d.name: d for d in (OPENAI_CHAT, ANTHROPIC_MESSAGES, OPENAI_RESPONSES, GEMINI)}

@@ -1,17 +1,16 @@
-"""Small pure-ASGI helpers for the hot endpoints: read a capped body, send a whole response."""
+"""Small pure-ASGI helpers for the inbound side of the hot endpoints: a header, a request id, a capped body, the
+client's session id."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import secrets
-from collections.abc import Coroutine, Iterable
-from typing import Any
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
-from weir.errors import InvalidRequest, PayloadTooLarge
+from weir.errors import ClientGone, InvalidRequest, PayloadTooLarge
+
+__all__ = ["ClientGone", "header", "read_body", "request_id", "session_id"]
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -59,33 +58,19 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-class ClientGone(Exception):
-    """The client went away before the request was read."""
+# Session ids clients send, most specific first: Weir's own, Claude Code's, Codex's (`session_id`, its
+# conversation id). A call that carries one goes to the route and key that served the session's last call.
+SESSION_HEADERS = (b"x-weir-session", b"x-claude-code-session-id", b"session_id")
+MAX_SESSION_CHARS = 200
 
 
-async def wait_for_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-async def send_whole(send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]]) -> None:
-    all_headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": all_headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def until_disconnect(pump: Coroutine[Any, Any, None], receive: Receive) -> bool:
-    """Run `pump` (which streams a response) while watching for the client to leave; if it leaves first, cancel
-    the pump (closing the upstream) and return True."""
-    task = asyncio.ensure_future(pump)
-    watcher = asyncio.ensure_future(wait_for_disconnect(receive))
-    try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-        gone = not task.done()
-        if gone:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return gone
-    finally:
-        watcher.cancel()
+def session_id(scope: Scope) -> str | None:
+    found: dict[bytes, bytes] = {}
+    for key, value in scope["headers"]:
+        if key in SESSION_HEADERS:
+            found.setdefault(key, value)
+    for name in SESSION_HEADERS:
+        value = found.get(name)
+        if value:
+            return value[:MAX_SESSION_CHARS].decode("latin-1")
+    return None

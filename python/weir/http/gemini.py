@@ -3,9 +3,8 @@
 Methods: `generateContent`, `streamGenerateContent` (SSE only: `?alt=sse`, which every Google SDK sends) and
 `countTokens`. The body names neither the model nor streaming; both come from the path. The key comes from
 `x-goog-api-key` or `?key=` (or any header Weir reads keys from). A Gemini upstream gets the body unchanged, its
-key in `x-goog-api-key`; any other upstream gets the call through the canonical form. Gemini streams carry usage
-in their chunks, so a passed-through stream is forwarded as it arrives, nothing held back: its cost is in the
-usage record, not in the stream. A translated stream's last chunk carries Weir's cost in `usageMetadata`.
+key in `x-goog-api-key` (dialects/gemini/passthrough.py); any other upstream gets the call through the canonical
+form. A translated stream's last chunk carries Weir's cost in `usageMetadata`.
 """
 
 from __future__ import annotations
@@ -15,20 +14,21 @@ from urllib.parse import unquote
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from weir._native import gemini_usage
 from weir.canonical.request import Request
 from weir.dialects.gemini import request as gemini_request
 from weir.dialects.registry import GEMINI
 from weir.errors import GatewayError, InvalidRequest, NotFound
 from weir.gateway import Gateway
-from weir.http.asgi import ClientGone, read_body, request_id, send_whole
-from weir.http.count_tokens import local_count
-from weir.http.ingress import Ingress, Parsed
-from weir.http.passthrough import Relay
+from weir.http.asgi import ClientGone, read_body, request_id, session_id
+from weir.http.ingress import Ingress
+from weir.observability.metrics import RouteCounter
+from weir.pipeline.attempt import Leg, Outgoing
 from weir.pipeline.authenticate import extract_key
-from weir.pipeline.call import Call
-from weir.pipeline.forward import classify, open_upstream
-from weir.upstreams.transport import TRANSPORT_ERRORS
+from weir.pipeline.inbound import Parsed
+from weir.pipeline.relay.count import LocalCountLeg, UpstreamCountLeg, local_count
+from weir.pipeline.reply import send_whole
+from weir.pipeline.route import Route
+from weir.upstreams.health import Key
 
 PREFIXES = ("/v1beta/models/", "/v1/models/")
 GENERATE = ("generateContent", "streamGenerateContent")
@@ -46,17 +46,12 @@ def split_path(path: str) -> tuple[str, str]:
     raise NotFound(f"No Gemini method at {path}; expected /v1beta/models/{{model}}:{{{'|'.join(METHODS)}}}.")
 
 
-def _no_usage_event(data: bytes, cost: int, wants_usage: bool) -> bytes:
-    return data  # never called: the gemini tap holds nothing back
-
-
 class Gemini(Ingress):
     dialect = GEMINI
     route = "gemini"
 
     def __init__(self, gateway: Gateway) -> None:
         super().__init__(gateway)
-        self.relay = Relay(gateway, GEMINI, "gemini", gemini_usage, _no_usage_event)
         self.count_tokens = CountTokens(gateway)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,17 +77,10 @@ class Gemini(Ingress):
         contents = payload.get("contents")
         if not isinstance(contents, list) or not contents:
             raise InvalidRequest("contents: at least one content is required.", param="contents")
-        return Parsed(raw=raw, payload=payload, model=model, stream=stream, wants_usage=True)
+        return Parsed(raw=raw, payload=payload, model=model, stream=stream, wants_usage=True, session=session_id(scope))
 
     def to_canonical(self, parsed: Parsed) -> Request:
         return gemini_request.to_canonical(parsed.raw, model=parsed.model, stream=parsed.stream)
-
-    async def passthrough(self, call: Call, parsed: Parsed, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = call.target.upstream.headers(call.request_id)
-        if call.stream:
-            await self.relay.stream(call, parsed.raw, headers, True, receive, send)
-        else:
-            await self.relay.unary(call, parsed.raw, headers, send)
 
 
 class CountTokens:
@@ -101,42 +89,44 @@ class CountTokens:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
+        self.requests = RouteCounter("gemini_count_tokens")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = request_id()
         try:
-            status, body = await self._count(scope, receive, rid)
+            await self._count(scope, receive, send, rid)
         except GatewayError as err:
+            self.requests.observe(err.status)
             await send_whole(send, err.status, GEMINI.render(err, rid), GEMINI.headers(err, rid))
             return
         except ClientGone:
             return
-        headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"x-weir-request-id", rid.encode())]
-        await send_whole(send, status, body, headers)
+        self.requests.observe(200)
 
-    async def _count(self, scope: Scope, receive: Receive, rid: str) -> tuple[int, bytes]:
+    async def _count(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         gw = self.gateway
         presented = extract_key(scope["headers"], scope.get("query_string", b""), gw.extra_key_headers)
         raw = await read_body(scope, receive, gw.config.server.max_body_bytes)
-        await gw.auth.authenticate(presented, "inference")
+        principal = await gw.auth.authenticate(presented, "inference")
         name, _ = split_path(scope["path"])
-        model = gw.models.resolve(name)
-        target = model.routes[0]
-        upstream = target.upstream
-        if upstream.wire is GEMINI:
-            url = target.unary_url.rpartition(":")[0] + ":countTokens"
-            response = await open_upstream(upstream, url, raw, upstream.headers(rid))
+        call, routes, key = gw.exchange.begin(principal, name, rid, False)
+        headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"x-weir-request-id", rid.encode())]
+
+        def count_here() -> bytes:
             try:
-                return response.status, await response.read()
-            except TRANSPORT_ERRORS as exc:
-                raise classify(exc, upstream.name) from exc
-            finally:
-                response.release()
-        try:
-            payload = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidRequest(f"The request body is not valid JSON: {exc}") from exc
-        if isinstance(payload, dict) and isinstance(payload.get("generateContentRequest"), dict):
-            payload = payload["generateContentRequest"]  # the request form that names its own model and config
-        request = gemini_request.to_canonical(orjson.dumps(payload), model=name)
-        return 200, orjson.dumps({"totalTokens": local_count(request, model.token_encoding)})
+                payload = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidRequest(f"The request body is not valid JSON: {exc}") from exc
+            if isinstance(payload, dict) and isinstance(payload.get("generateContentRequest"), dict):
+                payload = payload["generateContentRequest"]  # the request form that names its own model and config
+            request = gemini_request.to_canonical(orjson.dumps(payload), model=name)
+            return orjson.dumps({"totalTokens": local_count(request, call.model.token_encoding)})
+
+        def leg_for(route: Route, key: Key) -> Leg:
+            upstream = route.upstream
+            if upstream.wire is not GEMINI:
+                return LocalCountLeg(count_here, headers)
+            url = route.unary_url.rpartition(":")[0] + ":countTokens"
+            return UpstreamCountLeg(Outgoing(url, raw, upstream.headers(rid, key)), headers)
+
+        await gw.exchange.run(call, routes, leg_for, receive, send, preferred_key=key, record=False)

@@ -14,7 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from weir.dialects.openai_chat import errors as openai_errors
 from weir.errors import GatewayError
-from weir.http.asgi import request_id, send_whole
+from weir.http.asgi import request_id
+from weir.pipeline.reply import send_whole
 
 log = logging.getLogger("weir.http")
 

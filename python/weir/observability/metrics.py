@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from bisect import bisect_left
+from typing import Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -55,6 +56,44 @@ EVENT_LOOP_TASKS = Gauge(
     "weir_event_loop_tasks", "asyncio tasks alive in the worker that answered the scrape", multiprocess_mode="livesum"
 )
 USAGE_WRITE_ERRORS = Counter("weir_usage_write_errors_total", "Failed group commits of usage records (retried)")
+# Attempts: a call may try several routes (failover); these count each try, per route.
+FAILURE_CAUSES = (
+    "connect",  # refused, reset or unresolvable before the answer began
+    "timeout",  # no first byte within the provider's timeout
+    "disconnect",  # the upstream closed the connection before it answered
+    "empty",  # a 2xx stream that ended before its first byte
+    "status_429",
+    "status_5xx",  # 500, 502, 503, 504, 529
+    "status_4xx",  # any other error status: the request's own fault, not failed over
+    "auth",  # 401/403: the provider refused its key (retired)
+    "invalid_response",  # a 2xx whose body is not the dialect's answer
+)
+ATTEMPTS = Counter("weir_route_attempts_total", "Upstream attempts, by route", ["provider", "model"])
+FAILURES = Counter(
+    "weir_route_failures_total", "Failed upstream attempts, by route and cause", ["provider", "model", "cause"]
+)
+FAILOVERS = Counter(
+    "weir_route_failovers_total",
+    "Calls that left this route for the next candidate after it failed",
+    ["provider", "model"],
+)
+BUDGET_EXHAUSTED = Counter(
+    "weir_route_retry_budget_exhausted_total",
+    "Calls that could not fail over from this route because the model's retry budget was spent",
+    ["provider", "model"],
+)
+BREAKER_STATE = Gauge(
+    "weir_route_breaker_state",
+    "Circuit breaker of the route: 0 closed, 1 half-open (one trial call), 2 open (skipped)",
+    ["provider", "model"],
+    multiprocess_mode="max",
+)
+BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class HasState(Protocol):
+    @property
+    def state(self) -> str: ...
 
 
 class _Tally:
@@ -113,12 +152,31 @@ class RouteMetrics:
     against ~0.8 us for a prometheus_client child), flushed into the exported metrics by `flush_all()` every
     second and before every scrape."""
 
-    __slots__ = ("_children", "cost_usd", "duration", "in_flight", "status", "tokens", "ttfb")
+    __slots__ = (
+        "_attempt_children",
+        "_children",
+        "attempts",
+        "breaker",
+        "budget_exhausted",
+        "cost_usd",
+        "duration",
+        "failovers",
+        "failures",
+        "in_flight",
+        "status",
+        "tokens",
+        "ttfb",
+    )
 
-    def __init__(self, provider: str, model: str) -> None:
+    def __init__(self, provider: str, model: str, breaker: HasState | None = None) -> None:
         self.status = [0, 0, 0]  # 2xx, 4xx, 5xx
         self.tokens = [0, 0, 0, 0]  # TOKEN_TYPES order
         self.cost_usd = 0.0
+        self.attempts = 0
+        self.failovers = 0
+        self.budget_exhausted = 0
+        self.failures = [0] * len(FAILURE_CAUSES)
+        self.breaker = breaker
         self.duration = _Tally(UPSTREAM_DURATION.labels(provider, model))
         self.ttfb = _Tally(UPSTREAM_TTFB.labels(provider, model))
         self.in_flight = _in_flight(provider)
@@ -127,14 +185,25 @@ class RouteMetrics:
             [TOKENS.labels(provider, model, t) for t in TOKEN_TYPES],
             COST.labels(provider, model),
         )
+        self._attempt_children = (
+            ATTEMPTS.labels(provider, model),
+            FAILOVERS.labels(provider, model),
+            BUDGET_EXHAUSTED.labels(provider, model),
+            [FAILURES.labels(provider, model, c) for c in FAILURE_CAUSES],
+            BREAKER_STATE.labels(provider, model),
+        )
         _ALL.append(self)
 
     def count(self, status: int) -> None:
         self.status[0 if status < 400 else 1 if status < 500 else 2] += 1
 
+    def failure(self, cause: str) -> None:
+        self.failures[FAILURE_CAUSES.index(cause)] += 1
+
     def flush(self) -> None:
         by_status, by_token, cost = self._children
-        for values, children in ((self.status, by_status), (self.tokens, by_token)):
+        attempts, failovers, exhausted, failures, breaker = self._attempt_children
+        for values, children in ((self.status, by_status), (self.tokens, by_token), (self.failures, failures)):
             for i, n in enumerate(values):
                 if n:
                     children[i].inc(n)
@@ -142,6 +211,13 @@ class RouteMetrics:
         if self.cost_usd:
             cost.inc(self.cost_usd)
             self.cost_usd = 0.0
+        for name, child in (("attempts", attempts), ("failovers", failovers), ("budget_exhausted", exhausted)):
+            n = getattr(self, name)
+            if n:
+                child.inc(n)
+                setattr(self, name, 0)
+        if self.breaker is not None:
+            breaker.set(BREAKER_VALUES.get(self.breaker.state, 0))
         self.duration.flush()
         self.ttfb.flush()
 

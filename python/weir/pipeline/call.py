@@ -1,37 +1,27 @@
-"""One upstream call from admission to settlement: what it costs, what it records, what it observes."""
+"""One call from admission to settlement: what it costs, what it records, what it observes."""
 
 from __future__ import annotations
 
 import time
 
 from weir.billing.meter import NO_UNITS, ZERO, Units, Usage, cost_microcents, microcents_to_usd
-from weir.billing.wallets import Wallets
-from weir.errors import InsufficientBalance
 from weir.pipeline.authenticate import Principal
-from weir.pipeline.route import ResolvedModel, RouteTarget
+from weir.pipeline.route import ResolvedModel, Route
 from weir.pipeline.settle import Settler
 from weir.store.records import UsageRecord
 
 
-def admit(principal: Principal, wallets: Wallets) -> None:
-    """Refuse before any upstream call when the account has nothing left to spend."""
-    balance = wallets.balance(principal.account_id)
-    if balance is not None and balance <= 0:
-        raise InsufficientBalance(
-            f"The account {principal.account_name!r} has insufficient balance; top it up to continue."
-        )
-
-
 class Call:
     __slots__ = (
+        "attempts",
         "model",
         "principal",
         "request_id",
         "requested_model",
+        "route",
         "started",
         "status",
         "stream",
-        "target",
         "ttfb",
         "units",
         "usage",
@@ -42,7 +32,7 @@ class Call:
         request_id: str,
         principal: Principal,
         model: ResolvedModel,
-        target: RouteTarget,
+        route: Route,
         stream: bool,
         requested_model: str | None = None,
     ) -> None:
@@ -50,7 +40,8 @@ class Call:
         self.requested_model = requested_model or model.id  # the name the client used (an alias, maybe)
         self.principal = principal
         self.model = model
-        self.target = target
+        self.route = route  # the route being tried; once a call is served, the one that served it
+        self.attempts = 0  # upstream attempts made; a call with none leaves no usage record
         self.stream = stream
         self.started = time.perf_counter()
         self.ttfb: float | None = None
@@ -70,7 +61,7 @@ class Call:
         cost = self.cost()
         elapsed = time.perf_counter() - self.started
         usage = self.usage
-        metrics = self.target.metrics
+        metrics = self.route.metrics
         metrics.count(self.status)
         metrics.duration.observe(elapsed)
         if self.ttfb is not None:
@@ -89,8 +80,8 @@ class Call:
                 account_id=self.principal.account_id,
                 key_id=self.principal.key_id,
                 model=self.model.id,
-                provider=self.target.upstream.name,
-                upstream_model=self.target.upstream_model,
+                provider=self.route.upstream.name,
+                upstream_model=self.route.upstream_model,
                 status=self.status,
                 input_tokens=usage.input,
                 cached_tokens=usage.cached,

@@ -1,17 +1,16 @@
-"""A configured upstream provider at run time: its URL, dialect, keys (rotated), auth style, connection pool."""
+"""A configured upstream provider at run time: its URL, dialect, keys (rotated, cooled, retired), auth style,
+whether an operator paused it, and its transport (a connection pool)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from urllib.parse import quote
-
-import aiohttp
 
 from weir import __version__
 from weir.config import Provider
 from weir.dialects.registry import GEMINI, PROVIDER_DIALECTS, Dialect
-from weir.upstreams.transport import make_session
+from weir.upstreams.health import NO_KEY, Key, KeyRing
+from weir.upstreams.transport import AiohttpTransport, Transport
 
 # Where each wire dialect serves its calls, relative to the base URL written as that provider's SDK writes it
 # (OpenAI's ends in /v1; Anthropic's is the host root; Gemini's ends in its API version, /v1beta or /v1, and the
@@ -27,52 +26,52 @@ COUNT_TOKENS_PATHS = {"anthropic": "/v1/messages/count_tokens"}
 class Upstream:
     __slots__ = (
         "_betas",
-        "_keys",
-        "_session",
         "base_url",
         "chat_url",
         "config",
         "dialect",
+        "keys",
         "name",
+        "paused",
         "static_headers",
+        "transport",
         "wire",
     )
 
-    def __init__(self, config: Provider, base_url: str | None = None) -> None:
+    def __init__(self, config: Provider, base_url: str | None = None, transport: Transport | None = None) -> None:
         self.config = config
         self.name = config.name
         self.dialect = config.dialect
         self.wire: Dialect = PROVIDER_DIALECTS[(config.dialect, config.wire_api)]
         self.base_url = (base_url or config.base_url).rstrip("/")
         self.chat_url = self.base_url + CHAT_PATHS.get(self.wire.name, "")
-        self._keys = itertools.cycle(config.api_keys) if config.api_keys else None
+        self.keys = KeyRing(config.name, config.api_keys)
+        self.paused: str | None = None  # the operator's reason, while paused (`weir providers pause`)
         self._betas = None if "*" in config.anthropic_betas else frozenset(config.anthropic_betas)
         headers = {"User-Agent": f"weir/{__version__}", "Accept-Encoding": "identity"}
         headers["Content-Type"] = "application/json"
         headers.update(config.headers)
         self.static_headers = headers
-        self._session: aiohttp.ClientSession | None = None
+        self.transport: Transport = transport or AiohttpTransport(
+            connect_timeout=config.connect_timeout_seconds,
+            read_timeout=config.read_timeout_seconds,
+            max_connections=config.max_connections,
+        )
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:  # created on first use, inside the event loop
-            cfg = self.config
-            self._session = make_session(
-                connect_timeout=cfg.connect_timeout_seconds,
-                read_timeout=cfg.read_timeout_seconds,
-                max_connections=cfg.max_connections,
-            )
-        return self._session
-
-    def headers(self, request_id: str, anthropic: tuple[bytes | None, bytes | None] | None = None) -> dict[str, str]:
-        """Headers for one upstream call: the provider's key, never the client's. `anthropic` is the client's
+    def headers(
+        self,
+        request_id: str,
+        key: Key = NO_KEY,
+        anthropic: tuple[bytes | None, bytes | None] | None = None,
+    ) -> dict[str, str]:
+        """Headers for one upstream call: the provider's `key`, never the client's. `anthropic` is the client's
         (anthropic-version, anthropic-beta) when its request is forwarded to an Anthropic upstream unchanged."""
         headers = self.static_headers.copy()
         headers["X-Request-ID"] = request_id
-        key = next(self._keys) if self._keys is not None else None
+        value = key.value
         if self.dialect == "anthropic":
-            if key is not None:
-                headers["x-api-key"] = key
+            if value is not None:
+                headers["x-api-key"] = value
             version, betas = anthropic or (None, None)
             headers["anthropic-version"] = version.decode("latin-1") if version else self.config.anthropic_version
             if betas:
@@ -80,10 +79,10 @@ class Upstream:
                 if allowed:
                     headers["anthropic-beta"] = ",".join(allowed)
         elif self.wire is GEMINI:
-            if key is not None:
-                headers["x-goog-api-key"] = key  # never ?key= in the URL: URLs end up in logs
-        elif key is not None:
-            headers["Authorization"] = f"Bearer {key}"
+            if value is not None:
+                headers["x-goog-api-key"] = value  # never ?key= in the URL: URLs end up in logs
+        elif value is not None:
+            headers["Authorization"] = f"Bearer {value}"
         return headers
 
     def call_url(self, model: str, stream: bool) -> str:
@@ -101,6 +100,4 @@ class Upstream:
         return self.base_url + path
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.transport.aclose()

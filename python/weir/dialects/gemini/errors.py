@@ -57,7 +57,7 @@ def render(err: GatewayError) -> bytes:
 
 def headers(err: GatewayError, request_id: str) -> list[tuple[bytes, bytes]]:
     rid = request_id.encode()
-    return [(b"content-type", JSON), (b"x-weir-request-id", rid), (b"x-request-id", rid)]
+    return [(b"content-type", JSON), (b"x-weir-request-id", rid), (b"x-request-id", rid), *err.extra_headers()]
 
 
 def stream_error(err: GatewayError) -> bytes:

@@ -55,7 +55,7 @@ def headers(err: GatewayError, request_id: str) -> list[tuple[bytes, bytes]]:
     out = [(b"content-type", JSON), (b"x-weir-request-id", rid), (b"x-request-id", rid)]
     if 400 <= err.status < 500 and err.status not in RETRYABLE:  # a refusal: retrying cannot help
         out.append((b"x-should-retry", b"false"))
-    return out
+    return out + err.extra_headers()
 
 
 def stream_error(err: GatewayError) -> bytes:

@@ -1,4 +1,4 @@
-"""POST /v1/embeddings and /v1/images/generations: JSON in, JSON out, relayed unchanged but for `model`.
+"""POST /v1/embeddings, /v1/images/generations and /v1/audio/speech: JSON in, relayed unchanged but for `model`.
 
 The request goes upstream as the client wrote it (re-encoded from its decoded form, `model` replaced by the
 upstream's name), so options Weir does not know (`encoding_format: "base64"`, `dimensions`, token-id inputs)
@@ -12,13 +12,16 @@ from typing import Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from weir.billing.meter import NO_UNITS, Units, Usage
 from weir.errors import GatewayError, InvalidRequest
 from weir.http.asgi import ClientGone, read_body, request_id
 from weir.http.media.endpoint import MediaEndpoint, refuse
 from weir.http.media.metering import embeddings_usage, image_usage
+from weir.pipeline.attempt import Leg, Outgoing
 from weir.pipeline.call import Call
-from weir.pipeline.forward import classify, open_upstream
-from weir.upstreams.transport import TRANSPORT_ERRORS
+from weir.pipeline.relay.media import UnaryLeg
+from weir.pipeline.route import Route
+from weir.upstreams.health import Key
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
@@ -41,51 +44,35 @@ class JsonEndpoint(MediaEndpoint):
     def check(self, payload: dict[str, Any]) -> None:
         """Refuse a body the upstream could not bill or serve, naming the field."""
 
+    def leg(self, call: Call, out: Outgoing, payload: dict[str, Any]) -> Leg:
+        return UnaryLeg(call, out, self.meter)
+
+    def meter(self, answer: bytes, content_type: bytes) -> tuple[Usage, Units]:
+        raise NotImplementedError
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = request_id()
+        gw = self.gateway
         try:
-            raw = await read_body(scope, receive, self.gateway.config.server.max_body_bytes)
+            raw = await read_body(scope, receive, gw.config.server.max_body_bytes)
             principal = await self.authenticate(scope)
             payload = json_object(raw)
             self.check(payload)
-            call = self.begin(principal, payload["model"], rid, self.stream)
+            call, routes = self.begin(principal, payload["model"], rid, self.stream)
+
+            def leg_for(route: Route, key: Key) -> Leg:
+                body = orjson.dumps({**payload, "model": route.upstream_model})
+                out = Outgoing(self.upstream_url(route), body, route.upstream.headers(rid, key))
+                return self.leg(call, out, payload)
+
+            await gw.exchange.run(call, routes, leg_for, receive, send)
         except GatewayError as err:
             self.requests.observe(err.status)
             await refuse(send, err, rid)
             return
         except ClientGone:
             return
-        payload["model"] = call.target.upstream_model
-        try:
-            await self.relay(call, payload, orjson.dumps(payload), receive, send)
-        finally:
-            self.requests.observe(call.status)
-
-    async def relay(self, call: Call, payload: dict[str, Any], body: bytes, receive: Receive, send: Send) -> None:
-        upstream = call.target.upstream
-        metrics = call.target.metrics
-        metrics.in_flight.n += 1
-        try:
-            response = await open_upstream(upstream, self.upstream_url(call), body, upstream.headers(call.request_id))
-            call.first_byte()
-            try:
-                answer = await response.read()
-            except TRANSPORT_ERRORS as exc:
-                raise classify(exc, upstream.name) from exc
-            finally:
-                response.release()
-        except GatewayError as err:
-            await self.fail(call, err, send)
-            return
-        finally:
-            metrics.in_flight.n -= 1
-        if 200 <= response.status < 300:
-            self.meter(call, answer)
-        content_type = response.headers.get("Content-Type", "application/json").encode("latin-1")
-        await self.reply(call, response.status, answer, content_type, send)
-
-    def meter(self, call: Call, answer: bytes) -> None:
-        raise NotImplementedError
+        self.requests.observe(call.status)
 
 
 class Embeddings(JsonEndpoint):
@@ -100,8 +87,8 @@ class Embeddings(JsonEndpoint):
         if encoding is not None and encoding not in ("float", "base64"):
             raise InvalidRequest("'encoding_format' must be 'float' or 'base64'.", param="encoding_format")
 
-    def meter(self, call: Call, answer: bytes) -> None:
-        call.usage = embeddings_usage(answer)
+    def meter(self, answer: bytes, content_type: bytes) -> tuple[Usage, Units]:
+        return embeddings_usage(answer), NO_UNITS
 
 
 class ImageGenerations(JsonEndpoint):
@@ -118,5 +105,5 @@ class ImageGenerations(JsonEndpoint):
         if payload.get("stream") not in (None, False):
             raise InvalidRequest("Streamed image generation is not supported here; omit 'stream'.", param="stream")
 
-    def meter(self, call: Call, answer: bytes) -> None:
-        call.usage, call.units = image_usage(answer)
+    def meter(self, answer: bytes, content_type: bytes) -> tuple[Usage, Units]:
+        return image_usage(answer)

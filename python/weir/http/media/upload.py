@@ -50,7 +50,9 @@ class Upload:
     async def body(self, prefix: bytes) -> AsyncIterator[bytes]:
         """`prefix`, what was held, then the rest of the client's body as it arrives."""
         yield prefix
-        held, self._held = self._held, []
+        held = self._held
+        if not self.ended:  # streamed on from here: what was held goes out once (a whole upload can be resent)
+            self._held = []
         for piece in held:
             if piece:
                 yield piece

@@ -1,0 +1,34 @@
+"""Chat Completions to a Chat Completions upstream: only `model` changes, and streams always ask for usage
+(Weir bills from it and takes the extra chunk out again when the client did not ask for it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from weir._native import openai_usage
+from weir.billing.meter import microcents_to_usd
+from weir.dialects.base import Passthrough
+
+
+def body(payload: dict[str, Any], raw: bytes, upstream_model: str, max_tokens: int, stream: bool) -> bytes:
+    payload = dict(payload)
+    payload["model"] = upstream_model
+    if stream:
+        options = payload.get("stream_options")
+        payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+    return orjson.dumps(payload)
+
+
+def usage_chunk(data: bytes, cost: int, wants_usage: bool) -> bytes:
+    """The held-back usage chunk, with the cost added, for clients that asked for usage; nothing for the others."""
+    if not wants_usage:
+        return b""
+    chunk = orjson.loads(data)
+    chunk["usage"]["cost_microcents"] = cost
+    chunk["usage"]["cost"] = microcents_to_usd(cost)
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
+SPEC = Passthrough(tap="openai_chat", usage_of=openai_usage, body=body, usage_event=usage_chunk)

@@ -1,0 +1,319 @@
+"""Attempt: the one upstream exchange. A call's candidate routes are tried in turn until one gives a good answer,
+which is handed to that attempt's relay; nothing has reached the client before that, so failing over is safe.
+
+A good answer is a 2xx whose first body chunk arrived (a stream) or whose whole body arrived and reads as the
+dialect's answer (a unary call). The call fails over to the next candidate on: a connection refused or reset, a
+timeout before the first byte, HTTP 429, 500, 502, 503, 504 or 529, an upstream 401/403 (the provider's key is
+bad: retired), and a 2xx the relay cannot read. Any other status is the request's own fault and is the answer.
+Bounded: at most `routing.max_attempts` attempts, and retries come out of the model's retry budget. Each attempt
+builds its own leg, so two routes of one model may speak different dialects: the relay (byte passthrough or
+translation) is chosen per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+import aiohttp
+from starlette.types import Send
+
+from weir.errors import (
+    ClientGone,
+    GatewayError,
+    NoChannelAvailable,
+    UpstreamAuthFailed,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from weir.pipeline.call import Call
+from weir.pipeline.route import Route
+from weir.upstreams.health import Key
+from weir.upstreams.scrub import scrub
+from weir.upstreams.transport import TRANSPORT_ERRORS, RequestBody, UpstreamResponse
+
+FAILOVER_STATUSES = frozenset((401, 403, 429, 500, 502, 503, 504, 529))
+DEFAULT_COOLDOWN_SECONDS = 60.0  # a key answered 429 without a usable retry-after
+MAX_ERROR_BODY = 64 * 1024  # of an upstream error answer: enough for any real error, bounded for a hostile one
+
+
+class Outgoing:
+    __slots__ = ("body", "headers", "replayable", "url")
+
+    def __init__(self, url: str, body: RequestBody, headers: dict[str, str], replayable: bool = True) -> None:
+        self.url = url
+        self.body = body
+        self.headers = headers
+        self.replayable = replayable  # False: the body is a one-time stream (an upload), never sent twice
+
+
+class Opened:
+    """A good upstream answer, ready for its relay: the response, and its whole body (unary) or its first chunk
+    and the iterator of the rest (stream). `response` is None for a leg answered without an upstream call."""
+
+    __slots__ = ("body", "chunks", "first", "key", "response", "route")
+
+    def __init__(
+        self,
+        route: Route,
+        key: Key,
+        response: UpstreamResponse | None,
+        *,
+        body: bytes = b"",
+        first: bytes = b"",
+        chunks: AsyncIterator[bytes] | None = None,
+    ) -> None:
+        self.route = route
+        self.key = key
+        self.response = response
+        self.body = body
+        self.first = first
+        self.chunks = chunks
+
+
+class Leg(Protocol):
+    """One attempt's way of talking to one route: what it sends, and what it does with a good answer."""
+
+    stream: bool  # whether the answer is relayed as it arrives (the first chunk commits the attempt)
+    local: bool  # answered without an upstream call (a local token count): the loop stops at it
+
+    def request(self) -> Outgoing: ...
+
+    def accept(self, status: int, body: bytes) -> None:
+        """A unary 2xx body: read it for the relay; raise GatewayError when it is not a valid answer (the call
+        then fails over)."""
+        ...
+
+    async def relay(self, opened: Opened, send: Send) -> None:
+        """Send the answer to the client (setting the call's status and usage); never raises GatewayError once
+        the response has started."""
+        ...
+
+
+# (route, provider key) -> the leg for that attempt. Raises GatewayError when the request cannot be sent to that
+# route at all (a translation it cannot carry): that is the request's fault, and the loop stops.
+MakeLeg = Callable[[Route, Key], Leg]
+
+
+class Failed(Exception):
+    """One attempt failed in a way the next candidate may not: `error` is what the client would be told."""
+
+    def __init__(self, error: GatewayError, cause: str, failover: bool = True) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.cause = cause
+        self.failover = failover
+
+
+async def open_first(
+    call: Call,
+    routes: list[Route],
+    make_leg: MakeLeg,
+    *,
+    max_attempts: int,
+    preferred_key: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[Leg, Opened]:
+    """Try `routes` in order; the first good answer and its leg. Raises the last failure's GatewayError when
+    every attempt failed (or the request's own fault at once), NoChannelAvailable when no route could be tried.
+    `call.route` is the route of the last attempt; `call.attempts` counts them."""
+    budget = call.model.budget
+    budget.call(clock())
+    last: Failed | None = None
+    previous: Route | None = None
+    for route in routes:
+        if call.attempts >= max_attempts:
+            break
+        now = clock()
+        upstream = route.upstream
+        if upstream.paused is not None or route.held_until > now:
+            continue
+        key = upstream.keys.pick(now, preferred_key if call.attempts == 0 else None)
+        if key is None:
+            continue
+        if call.attempts and not budget.try_retry(now):
+            route.metrics.budget_exhausted += 1
+            break
+        if not route.breaker.acquire(now):
+            continue
+        try:
+            leg = make_leg(route, key)
+            out = leg.request()
+        except BaseException:
+            route.breaker.release()
+            raise
+        if previous is not None:
+            previous.metrics.failovers += 1
+        call.attempts += 1
+        call.route = route
+        previous = route
+        try:
+            opened = await _attempt(route, key, leg, out, clock)
+        except Failed as failed:
+            if failed.cause != "request":
+                route.metrics.failure(failed.cause)
+            if not failed.failover:
+                raise failed.error from None
+            last = failed
+            if not out.replayable:
+                break
+            continue
+        except BaseException:  # cancelled (the client left) or a bug: no verdict on the route
+            route.breaker.release()
+            raise
+        return leg, opened
+    if last is not None:
+        raise last.error
+    raise NoChannelAvailable(f"no available channel for model {call.model.id}")
+
+
+async def _attempt(route: Route, key: Key, leg: Leg, out: Outgoing, clock: Callable[[], float]) -> Opened:
+    metrics = route.metrics
+    metrics.attempts += 1
+    metrics.in_flight.n += 1  # taken back here when the attempt fails, by the exchange after a good one's relay
+    if leg.local:
+        route.breaker.release()
+        return Opened(route, key, None)
+    upstream = route.upstream
+    timeout = upstream.config.first_byte_timeout_seconds
+    response: UpstreamResponse | None = None
+    committed = False
+    try:
+        try:
+            if timeout is None:
+                response = await upstream.transport.post(out.url, out.body, out.headers)
+                opened = await _first(route, key, leg, response)
+            else:
+                async with asyncio.timeout(timeout):
+                    response = await upstream.transport.post(out.url, out.body, out.headers)
+                    opened = await _first(route, key, leg, response)
+        except TRANSPORT_ERRORS as exc:
+            own = exc.__cause__  # the request body's own stream failed (an upload the client broke off)
+            if isinstance(own, ClientGone):
+                route.breaker.release()
+                raise own from None
+            if isinstance(own, GatewayError):
+                route.breaker.release()
+                raise Failed(own, "request", failover=False) from None
+            route.breaker.failure(clock())
+            raise Failed(*_transport_failure(exc, upstream.name, timeout)) from None
+        except Failed as failed:
+            _observe(route, key, failed, response, clock())
+            raise
+        route.breaker.success()
+        committed = True
+        return opened
+    finally:
+        if not committed:
+            metrics.in_flight.n -= 1
+            if response is not None:
+                response.close()
+
+
+async def _first(route: Route, key: Key, leg: Leg, response: UpstreamResponse) -> Opened:
+    """Read as far as the answer must be read before it is known to be good."""
+    status = response.status
+    if not 200 <= status < 300:
+        raise _status_failure(route, status, await read_capped(response, MAX_ERROR_BODY))
+    if leg.stream:
+        chunks = response.content.iter_any().__aiter__()
+        try:
+            first = await chunks.__anext__()
+        except StopAsyncIteration:
+            raise Failed(UpstreamUnreachable(_said(route, "ended its answer before the first byte")), "empty") from None
+        return Opened(route, key, response, first=first, chunks=chunks)
+    body = await response.read()
+    try:
+        leg.accept(status, body)
+    except GatewayError as err:
+        err.message = scrub(err.message, route.upstream.config.api_keys)
+        raise Failed(err, "invalid_response") from None
+    return Opened(route, key, response, body=body)
+
+
+def _status_failure(route: Route, status: int, body: bytes) -> Failed:
+    upstream = route.upstream
+    err = upstream.wire.from_upstream(status, body)
+    err.message = scrub(err.message, upstream.config.api_keys)
+    if status in (401, 403):
+        auth = UpstreamAuthFailed(
+            f"The provider {upstream.name!r} refused the gateway's own key for it (HTTP {status}); your key is "
+            "fine. The operator has been told; try again later."
+        )
+        return Failed(auth, "auth")
+    if status in FAILOVER_STATUSES:
+        return Failed(err, "status_429" if status == 429 else "status_5xx")
+    return Failed(err, "status_4xx", failover=False)
+
+
+def _observe(route: Route, key: Key, failed: Failed, response: UpstreamResponse | None, now: float) -> None:
+    """What a failed attempt says about the route and the key."""
+    upstream = route.upstream
+    wait = retry_after(response.headers.get("retry-after")) if response is not None else None
+    if failed.cause == "auth":
+        upstream.keys.retire(key)
+        route.breaker.release()
+    elif failed.cause == "status_429":
+        upstream.keys.cool(key, wait if wait is not None else DEFAULT_COOLDOWN_SECONDS, now)
+        route.breaker.release()
+    elif failed.cause in ("status_5xx", "empty", "invalid_response"):
+        route.breaker.failure(now)
+        if wait is not None:
+            route.held_until = max(route.held_until, now + wait)
+    else:  # the request's own fault: the route answered, so it is healthy
+        route.breaker.success()
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds only; an HTTP date is ignored), bounded to an hour."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), 3600.0) if seconds == seconds else None
+
+
+def _said(route: Route, what: str) -> str:
+    return f"The upstream provider {route.upstream.name!r} {what}."
+
+
+def _transport_failure(exc: BaseException, provider: str, first_byte: float | None) -> tuple[GatewayError, str]:
+    """A transport failure as (what the client is told, the metric's cause), saying what happened."""
+    name = repr(provider)
+    if isinstance(exc, TimeoutError):
+        within = f" within {first_byte:g} s" if first_byte is not None else " in time"
+        return UpstreamTimeout(f"The upstream provider {name} did not answer{within}."), "timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = exc.os_error
+        reason = (os_error.strerror or str(os_error)) if os_error is not None else "connection failed"
+        return UpstreamUnreachable(f"The upstream provider {name} could not be reached ({reason.lower()})."), "connect"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | ConnectionResetError):
+        return (
+            UpstreamUnreachable(f"The upstream provider {name} closed the connection before it answered."),
+            "disconnect",
+        )
+    return UpstreamUnreachable(f"The upstream provider {name} failed: {type(exc).__name__}."), "connect"
+
+
+def classify(exc: BaseException, provider: str) -> GatewayError:
+    """A transport failure after the answer began (mid-stream, or reading a unary body)."""
+    return _transport_failure(exc, provider, None)[0]
+
+
+async def read_capped(response: UpstreamResponse, cap: int) -> bytes:
+    """At most `cap` bytes of a body (an error answer): the rest is not read, and the connection is dropped."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.content.iter_any():
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= cap:
+                break
+    except TRANSPORT_ERRORS:
+        pass
+    return b"".join(parts)[:cap]

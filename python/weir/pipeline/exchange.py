@@ -1,0 +1,127 @@
+"""The path of one model call after authentication: resolve the model, admit, route, attempt, relay, settle.
+
+Every endpoint comes through `Exchange.run`: chat, messages, responses and Gemini through `serve` (which also
+chooses per attempt between byte passthrough and translation), count_tokens and the media endpoints with legs
+of their own. Whatever ends a call (an answer, an upstream error, a translation error, the client leaving, a
+timeout, a bug) reaches settlement once; a call that never reached an upstream leaves no usage record.
+A GatewayError raised here was raised before the response started: the caller renders it in its dialect.
+"""
+
+from __future__ import annotations
+
+from starlette.types import Receive, Send
+
+from weir.billing.wallets import Wallets
+from weir.canonical.request import Request
+from weir.config import Server
+from weir.errors import ClientGone, GatewayError
+from weir.pipeline.admit import admit
+from weir.pipeline.attempt import Leg, MakeLeg, open_first
+from weir.pipeline.authenticate import Principal
+from weir.pipeline.call import Call
+from weir.pipeline.inbound import Endpoint, Parsed
+from weir.pipeline.relay.passthrough import PassthroughLeg
+from weir.pipeline.relay.translate import TranslateLeg
+from weir.pipeline.reply import CLIENT_CLOSED, until_disconnect
+from weir.pipeline.route import ModelTable, Route, Router
+from weir.pipeline.settle import Settler
+from weir.upstreams.health import Key
+
+
+class Exchange:
+    def __init__(
+        self, *, models: ModelTable, router: Router, wallets: Wallets, settler: Settler, server: Server
+    ) -> None:
+        self.models = models
+        self.router = router
+        self.wallets = wallets
+        self.settler = settler
+        self.server = server
+
+    def begin(
+        self, principal: Principal, name: str, request_id: str, stream: bool, session: str | None = None
+    ) -> tuple[Call, list[Route], int | None]:
+        """Resolve and admit a call to the model named `name`; its candidate routes. Raises GatewayError."""
+        model = self.models.resolve(name)
+        admit(principal, self.wallets)
+        routes, key = self.router.candidates(model, session)
+        return Call(request_id, principal, model, routes[0], stream, name), routes, key
+
+    async def serve(
+        self, endpoint: Endpoint, principal: Principal, parsed: Parsed, request_id: str, receive: Receive, send: Send
+    ) -> int:
+        """A chat, messages, responses or Gemini call, end to end; the status the client got."""
+        call, routes, key = self.begin(principal, parsed.model, request_id, parsed.stream, parsed.session)
+        parsed = await endpoint.prepare(parsed, principal.account_id)
+        finished = endpoint.finished(parsed, principal.account_id)
+        client = endpoint.dialect
+        canonical: list[Request] = []  # converted once, the first time a route needs it
+        server = self.server
+
+        def leg_for(route: Route, key: Key) -> Leg:
+            if route.upstream.wire is client:
+                return PassthroughLeg(call, route, key, parsed, client, finished, server.max_sse_line_bytes)
+            if not canonical:
+                canonical.append(endpoint.to_canonical(parsed))
+            return TranslateLeg(
+                call,
+                route,
+                key,
+                canonical[0],
+                client,
+                wants_usage=parsed.wants_usage,
+                finished=finished,
+                max_line_bytes=server.max_sse_line_bytes,
+                keepalive_seconds=server.keepalive_seconds,
+            )
+
+        await self.run(call, routes, leg_for, receive, send, preferred_key=key, session=parsed.session)
+        return call.status
+
+    async def run(
+        self,
+        call: Call,
+        routes: list[Route],
+        make_leg: MakeLeg,
+        receive: Receive,
+        send: Send,
+        *,
+        preferred_key: int | None = None,
+        session: str | None = None,
+        record: bool = True,
+        watch: bool = True,
+    ) -> None:
+        """Attempt the routes in turn, relay the first good answer, settle. Raises the GatewayError that ended
+        the call before its response started (after recording it, when an upstream was tried). `record=False`:
+        a free call (token counting), metered in no usage record. `watch=False`: the request body is still being
+        read during the exchange (an upload), so nothing else may read from the client meanwhile."""
+        served: list[Route] = []
+
+        async def work() -> None:
+            leg, opened = await open_first(
+                call, routes, make_leg, max_attempts=self.router.max_attempts, preferred_key=preferred_key
+            )
+            served.append(opened.route)
+            call.first_byte()
+            self.router.remember(call.model, session, opened.route, opened.key.index)
+            await leg.relay(opened, send)
+
+        failure: GatewayError | None = None
+        try:
+            if watch:
+                if await until_disconnect(work(), receive):
+                    call.status = CLIENT_CLOSED
+            else:
+                await work()
+        except GatewayError as err:
+            call.status = err.status
+            failure = err
+        except ClientGone:
+            call.status = CLIENT_CLOSED
+        finally:
+            if served:
+                served[0].metrics.in_flight.n -= 1
+            if call.attempts and record:
+                await call.settle(self.settler)
+        if failure is not None:
+            raise failure

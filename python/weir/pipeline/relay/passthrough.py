@@ -1,0 +1,141 @@
+"""Relaying a same-dialect call: the upstream's bytes go back as they arrive.
+
+Non-streaming: the body is returned unchanged, with the cost in x-weir-* headers.
+Streaming: upstream bytes are forwarded event by event; the Rust tap reads usage on the way and holds back the
+event that carries the final usage and everything after it, which the dialect's `usage_event` re-emits with the
+cost. A stream that ends without its terminal event gets an error event: a truncated answer never looks complete.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.types import Send
+
+from weir._native import StreamTap
+from weir.canonical.usage import ZERO, Usage
+from weir.dialects.registry import Dialect
+from weir.errors import GatewayError, UpstreamInvalidResponse, UpstreamStreamError
+from weir.pipeline.attempt import Opened, Outgoing, classify
+from weir.pipeline.call import Call
+from weir.pipeline.inbound import Finished, Parsed
+from weir.pipeline.reply import SSE_HEADERS, base_headers, cost_headers, send_whole
+from weir.pipeline.route import Route
+from weir.upstreams.health import Key
+from weir.upstreams.transport import TRANSPORT_ERRORS
+
+
+class PassthroughLeg:
+    __slots__ = ("_max_line", "call", "client", "finished", "out", "stream", "usage", "wants_usage")
+
+    local = False
+
+    def __init__(
+        self,
+        call: Call,
+        route: Route,
+        key: Key,
+        parsed: Parsed,
+        client: Dialect,
+        finished: Finished | None,
+        max_line_bytes: int,
+    ) -> None:
+        spec = client.passthrough
+        body = spec.body(parsed.payload, parsed.raw, route.upstream_model, call.model.max_tokens, call.stream)
+        anthropic = parsed.anthropic if spec.anthropic_headers else None
+        self.out = Outgoing(route.url(call.stream), body, route.upstream.headers(call.request_id, key, anthropic))
+        self.call = call
+        self.client = client
+        self.stream = call.stream
+        self.wants_usage = parsed.wants_usage
+        self.finished = finished
+        self.usage = ZERO
+        self._max_line = max_line_bytes
+
+    def request(self) -> Outgoing:
+        return self.out
+
+    def accept(self, status: int, body: bytes) -> None:
+        counts = self.client.passthrough.usage_of(body)
+        if counts is None:
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise UpstreamInvalidResponse(
+                    f"The upstream answered HTTP {status} with a body that is not JSON ({len(body)} bytes)."
+                ) from None
+        self.usage = Usage.from_tuple(counts)
+
+    async def relay(self, opened: Opened, send: Send) -> None:
+        if self.stream:
+            await self._stream(opened, send)
+        else:
+            await self._unary(opened, send)
+
+    async def _unary(self, opened: Opened, send: Send) -> None:
+        call = self.call
+        response = opened.response
+        assert response is not None
+        call.status = response.status
+        call.usage = self.usage
+        cost = call.cost()
+        if self.finished is not None:
+            await self.finished(opened.body, False)
+        content_type = response.headers.get("Content-Type", "application/json").encode("latin-1")
+        headers = base_headers(call.request_id, content_type) + cost_headers(call.usage, cost)
+        await send_whole(send, call.status, opened.body, headers)
+
+    async def _stream(self, opened: Opened, send: Send) -> None:
+        call = self.call
+        response = opened.response
+        assert response is not None
+        completed = False
+        try:
+            call.status = 200
+            content_type = response.headers.get("Content-Type", "text/event-stream").encode("latin-1")
+            start = base_headers(call.request_id, content_type) + SSE_HEADERS
+            await send({"type": "http.response.start", "status": 200, "headers": start})
+            tap = StreamTap(self.client.passthrough.tap, self._max_line)
+            try:
+                failure = await self._pipe(opened, tap, send)
+            finally:
+                call.usage = Usage.from_tuple(tap.usage)
+            if failure is None and not tap.complete:
+                failure = UpstreamStreamError("The upstream ended the stream before it was complete.")
+            tail = b""
+            usage_data = tap.usage_data
+            if usage_data is not None:
+                tail = self.client.passthrough.usage_event(usage_data, call.cost(), self.wants_usage)
+            tail += tap.tail
+            if failure is not None:  # never let a truncated answer look complete
+                call.status = failure.status
+                tail += self.client.stream_error(failure)
+            elif self.finished is not None and usage_data is not None:
+                await self.finished(usage_data, True)
+            await send({"type": "http.response.body", "body": tail})
+            completed = failure is None
+        finally:
+            if completed:
+                response.release()  # the connection goes back to the pool
+            else:
+                response.close()  # cancelled or broken: drop the connection and stop the upstream
+
+    async def _pipe(self, opened: Opened, tap: StreamTap, send: Send) -> GatewayError | None:
+        """Forward until the upstream ends; return the failure that cut it short, if any."""
+        assert opened.chunks is not None
+        try:
+            out = tap.feed(opened.first)
+            if out:
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+            async for chunk in opened.chunks:
+                out = tap.feed(chunk)
+                if out:
+                    await send({"type": "http.response.body", "body": out, "more_body": True})
+            out = tap.finish()
+        except TRANSPORT_ERRORS as exc:
+            cause = classify(exc, opened.route.upstream.name)
+            return UpstreamStreamError(f"The upstream stream failed: {cause.message}", code=cause.code)
+        except ValueError as exc:  # the tap refused the stream (a line over the size cap)
+            return UpstreamStreamError(f"The upstream sent a malformed stream: {exc}")
+        if out:
+            await send({"type": "http.response.body", "body": out, "more_body": True})
+        return None

@@ -1,0 +1,203 @@
+"""Relaying a call whose upstream speaks another dialect than the client: client request -> canonical -> upstream
+request, and upstream response or stream -> canonical -> client response or stream. Errors reach the client in
+its dialect.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from starlette.types import Send
+
+from weir._native import SseFramer, count_tokens_many
+from weir.canonical.request import Request
+from weir.canonical.response import Response
+from weir.canonical.stream import Failure, Start, StreamEvent, TextDelta, ThinkingDelta, ToolInputDelta, UsageUpdate
+from weir.canonical.usage import Usage
+from weir.dialects.base import Egress, Reply, Target
+from weir.dialects.registry import Dialect
+from weir.pipeline.attempt import Opened, Outgoing, classify
+from weir.pipeline.call import Call
+from weir.pipeline.custom_tools import StreamRestorer, custom_names, restore
+from weir.pipeline.inbound import Finished
+from weir.pipeline.relay.keepalive import Keepalive
+from weir.pipeline.reply import SSE_HEADERS, Headers, base_headers, cost_headers, send_whole
+from weir.pipeline.route import Route
+from weir.upstreams.health import Key
+from weir.upstreams.transport import TRANSPORT_ERRORS
+
+
+class TranslateLeg:
+    __slots__ = (
+        "_keepalive_seconds",
+        "_max_line",
+        "answer",
+        "call",
+        "client",
+        "customs",
+        "egress",
+        "finished",
+        "out",
+        "stream",
+        "wants_usage",
+        "wire",
+    )
+
+    local = False
+
+    def __init__(
+        self,
+        call: Call,
+        route: Route,
+        key: Key,
+        request: Request,
+        client: Dialect,
+        *,
+        wants_usage: bool,
+        finished: Finished | None,
+        max_line_bytes: int,
+        keepalive_seconds: float,
+    ) -> None:
+        upstream = route.upstream
+        self.wire = upstream.wire
+        target = Target(model=route.upstream_model, default_max_tokens=call.model.max_tokens, stream=call.stream)
+        self.egress: Egress = self.wire.request.from_canonical(request, target)
+        self.out = Outgoing(route.url(call.stream), self.egress.body, upstream.headers(call.request_id, key))
+        self.customs = custom_names(request)  # the request's custom tools, whose calls come back as function calls
+        self.call = call
+        self.client = client
+        self.stream = call.stream
+        self.wants_usage = wants_usage
+        self.finished = finished
+        self.answer: Response | None = None
+        self._max_line = max_line_bytes
+        self._keepalive_seconds = keepalive_seconds
+
+    def request(self) -> Outgoing:
+        return self.out
+
+    def accept(self, status: int, body: bytes) -> None:
+        canonical = self.wire.response.to_canonical(body)  # raises GatewayError (502) on an unreadable answer
+        canonical.content = restore(canonical.content, self.customs)
+        self.answer = canonical
+
+    def _dropped(self) -> Headers:
+        """What the translation could not carry is reported, never silently lost."""
+        dropped = self.egress.dropped
+        return [(b"x-weir-dropped", ",".join(dropped).encode())] if dropped else []
+
+    async def relay(self, opened: Opened, send: Send) -> None:
+        if self.stream:
+            await self._stream(opened, send)
+        else:
+            await self._unary(send)
+
+    async def _unary(self, send: Send) -> None:
+        call, canonical = self.call, self.answer
+        assert canonical is not None
+        call.status = 200
+        call.usage = canonical.usage
+        cost = call.cost()
+        out = self.client.response.from_canonical(canonical, Reply(model=call.requested_model, cost_microcents=cost))
+        if self.finished is not None:
+            await self.finished(out, False)
+        headers = base_headers(call.request_id, b"application/json") + cost_headers(call.usage, cost)
+        await send_whole(send, 200, out, headers + self._dropped())
+
+    async def _stream(self, opened: Opened, send: Send) -> None:
+        response = opened.response
+        assert response is not None
+        clean = False
+        try:
+            headers = base_headers(self.call.request_id, b"text/event-stream; charset=utf-8") + SSE_HEADERS
+            await send({"type": "http.response.start", "status": 200, "headers": headers + self._dropped()})
+            self.call.status = 200
+            keepalive = Keepalive(send, self.client.keepalive, self._keepalive_seconds)
+            try:
+                clean = await self._convert(opened, keepalive)
+            finally:
+                keepalive.stop()
+        finally:
+            if clean:
+                response.release()
+            else:
+                response.close()
+
+    async def _convert(self, opened: Opened, out: Keepalive) -> bool:
+        """Upstream SSE -> canonical events -> client SSE. True when the upstream stream ended cleanly."""
+        call = self.call
+        assert opened.chunks is not None
+        framer = SseFramer(self._max_line)
+        reader = self.wire.reader()
+        writer = self.client.writer(call.requested_model, self.wants_usage)
+        restorer = StreamRestorer(self.customs) if self.customs else None
+        tally = _Tally()
+        failed = False
+
+        def write(ev: StreamEvent) -> bytes:
+            nonlocal failed
+            tally.observe(ev)
+            if isinstance(ev, Failure):  # the writer renders it as the client dialect's error event and stops
+                failed = True
+                call.status = ev.status if ev.status >= 400 else 502
+            return writer.feed(ev)
+
+        def convert(frames: list[tuple[str | None, bytes]], events: list[StreamEvent] | None = None) -> bytes:
+            buf = bytearray()
+            canonical = [ev for event, data in frames for ev in reader.feed(event, data)]
+            canonical.extend(events or ())
+            if restorer is not None:
+                canonical = [done for ev in canonical for done in restorer.feed(ev)]
+            for ev in canonical:
+                buf += write(ev)
+            return bytes(buf)
+
+        clean = True
+        try:
+            data = convert(framer.feed(opened.first))
+            if data:
+                await out.send(data)
+            async for chunk in opened.chunks:
+                data = convert(framer.feed(chunk))
+                if data:
+                    await out.send(data)
+            tail = convert(framer.finish(), reader.finish())
+        except (*TRANSPORT_ERRORS, ValueError) as exc:  # ValueError: an SSE line over the size cap
+            clean = False
+            if isinstance(exc, ValueError):
+                message = f"The upstream sent a malformed stream: {exc}"
+            else:
+                message = f"The upstream stream failed: {classify(exc, opened.route.upstream.name).message}"
+            tail = b"" if failed else write(Failure(status=502, type="api_error", message=message))
+        call.usage = tally.final(call.model.token_encoding)
+        if not failed:
+            tail += writer.finish(call.usage, call.cost())
+            completed = getattr(writer, "completed", None)  # writers of dialects with a final response object
+            if self.finished is not None and completed is not None:
+                await self.finished(msgspec.json.encode(completed), False)
+        await out.end(tail)
+        return clean and not failed
+
+
+class _Tally:
+    """The usage the upstream reported, and the text it sent, to count locally when it reported none."""
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.texts: list[str] = []
+
+    def observe(self, ev: StreamEvent) -> None:
+        if isinstance(ev, UsageUpdate):
+            self.usage = ev.usage
+        elif isinstance(ev, Start) and ev.usage is not None and self.usage is None:
+            self.usage = ev.usage
+        elif isinstance(ev, TextDelta | ThinkingDelta):
+            self.texts.append(ev.text)
+        elif isinstance(ev, ToolInputDelta):
+            self.texts.append(ev.partial_json)
+
+    def final(self, encoding: str) -> Usage:
+        usage = self.usage or Usage()
+        if usage.output == 0 and self.texts:  # the upstream sent output but no count: count it here
+            output = count_tokens_many(self.texts, encoding)
+            usage = Usage(usage.input, usage.cached, output, usage.reasoning, usage.cache_write)
+        return usage
