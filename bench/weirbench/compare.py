@@ -51,6 +51,7 @@ from weirbench.targets import (
     NginxMock,
     Target,
     Weir,
+    WeirBase,
     bodies,
     check_nonstream,
     check_stream,
@@ -74,7 +75,7 @@ SCENARIOS = {
         Scenario("stream-c64", True, 64),
     ]
 }
-TARGETS = ["direct", "weir", "aiohttp", "litellm"]
+TARGETS = ["direct", "weir", "aiohttp", "litellm", "weir-base"]  # weir-base: see targets.WeirBase
 COST_PER_CALL_MICROCENTS = 4380  # fixture usage 36 in / 64 out at 0.15 / 0.60 USD per 1M tokens
 
 
@@ -252,6 +253,12 @@ def compare_verdicts(results: list[dict], scenarios: list[str]) -> list[Verdict]
             f"min {fmt(low, '.1f')}x ({detail})",
         )
     )
+    base = {s: paired_ratio(results, s, "weir", "weir-base", "cpu_s_per_1k") for s in scenarios}
+    got = {s: r for s, r in base.items() if r is not None}
+    if got:
+        worst = max(got.values())
+        detail = ", ".join(f"{s} {r:.3f}x" for s, r in got.items())
+        out.append(verdict("CPU/request <= 1.05x weir-base", worst <= 1.05, f"worst {worst:.3f}x ({detail})"))
     d = paired_delta(results, "nonstream-c1", "weir", "direct", "p50_ms") if "nonstream-c1" in scenarios else None
     out.append(
         verdict(
@@ -322,6 +329,12 @@ def run(args: argparse.Namespace) -> dict:
                 check_stream(t, body["stream"], exact=True, cost=False)
             elif name == "weir":
                 t = Weir(args.proxy_cpu, workdir / "weir", nginx_url=mock.url)
+                live[name] = t
+                t.start(logdir)
+                check_nonstream(t, body["nonstream"], exact=True)
+                check_stream(t, body["stream"], exact=False, cost=True)
+            elif name == "weir-base":
+                t = WeirBase(args.proxy_cpu, workdir / "weir-base", nginx_url=mock.url)
                 live[name] = t
                 t.start(logdir)
                 check_nonstream(t, body["nonstream"], exact=True)

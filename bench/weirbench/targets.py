@@ -347,6 +347,31 @@ routes = [{{ provider = "{provider}", model = "gpt-4o-mini" }}]
         return json.loads(self._cli("accounts", "show", "bench"))
 
 
+class WeirBase(Weir):
+    """Another build of Weir (`WEIR_BENCH_BASE`: the path of its `weir` executable, e.g. a worktree of an older
+    commit with its own .venv), run exactly like `weir`, so that a change is measured side by side in one run."""
+
+    name = "weir-base"
+
+    def __init__(self, cpu: str, workdir: Path, nginx_url: str | None = None, paced_url: str | None = None) -> None:
+        super().__init__(cpu, workdir, nginx_url, paced_url)
+        exe = os.environ.get("WEIR_BENCH_BASE", "")
+        if not exe or not Path(exe).exists():
+            raise SystemExit("target weir-base: set WEIR_BENCH_BASE to the weir executable of the build to compare")
+        self.exe = exe
+
+    def meta(self) -> dict:
+        version = subprocess.run([self.exe, "--version"], capture_output=True, text=True, timeout=30)
+        root = Path(self.exe).resolve().parents[2]
+        git = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--exclude", "*"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return {"version": version.stdout.strip(), "git": git.stdout.strip(), "exe": self.exe}
+
+
 class LiteLLM(Target):
     """LiteLLM proxy from PyPI in bench/.venv-litellm; master key only, no database."""
 

@@ -98,12 +98,18 @@ class Exchange:
         served: list[Route] = []
 
         async def work() -> None:
+            router = self.router
             leg, opened = await open_first(
-                call, routes, make_leg, max_attempts=self.router.max_attempts, preferred_key=preferred_key
+                call,
+                routes,
+                make_leg,
+                max_attempts=router.max_attempts,
+                preferred_key=preferred_key,
+                clock=router.clock,
             )
             served.append(opened.route)
             call.first_byte()
-            self.router.remember(call.model, session, opened.route, opened.key.index)
+            router.remember(call.model, session, opened.route, opened.key.index)
             await leg.relay(opened, send)
 
         failure: GatewayError | None = None

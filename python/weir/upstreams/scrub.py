@@ -20,7 +20,7 @@ _PATTERNS = re.compile(
     r"|\b(?:sk|pk|rk|mk|ak)-[A-Za-z0-9_-]{8,}"  # sk-..., sk-ant-..., sk-weir_..., mk-weir_...
     r"|\bAIza[0-9A-Za-z_-]{20,}"  # Google API keys
     r"|(?i:x-api-key|x-goog-api-key|api[_-]?key|authorization|access[_-]?token)"
-    r"[\"']?\s*[:=]\s*[\"']?[^\s\"',;}]{6,}"
+    r"[\"']?\s*[:=]\s*[\"']?(?:(?i:bearer)\s+)?[^\s\"',;}]{6,}"
 )
 
 
