@@ -17,8 +17,9 @@ from weir.pipeline.exchange import Exchange
 from weir.pipeline.route import ModelTable, Router
 from weir.pipeline.settle import Settler
 from weir.store import open_store
-from weir.store.base import Store
+from weir.store.base import Store, StoreError
 from weir.upstreams.provider import Upstream
+from weir.upstreams.sync import ProviderSync
 from weir.upstreams.transport import Transport
 
 log = logging.getLogger("weir")
@@ -44,6 +45,7 @@ class Gateway:
         self._settler: Settler | None = None
         self._conversations: Conversations | None = None
         self._exchange: Exchange | None = None
+        self._sync: ProviderSync | None = None
         self._flusher: asyncio.Task[None] | None = None
 
     @property
@@ -90,6 +92,13 @@ class Gateway:
         )
         self._conversations = Conversations(store, retention_days=cfg.storage.response_retention_days)
         self._conversations.start()
+        routes = [(r.upstream.name, m.id, r.breaker) for m in self.models.models for r in m.routes]
+        self._sync = ProviderSync(store, self.upstreams, routes, cfg.auth.key_cache_ttl_seconds)
+        try:
+            await self._sync.refresh()  # a paused provider stays paused across a restart
+        except StoreError as exc:
+            log.warning("provider state could not be read at start-up: %s", exc)
+        self._sync.start()
         self._flusher = asyncio.create_task(flush_every(), name="weir-metrics-flush")
 
     async def close(self) -> None:
@@ -97,6 +106,8 @@ class Gateway:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
+        if self._sync is not None:
+            await self._sync.close()
         if self._conversations is not None:
             await self._conversations.close()
         if self._settler is not None:

@@ -1,5 +1,5 @@
-"""Small pure-ASGI helpers for the inbound side of the hot endpoints: a header, a request id, a capped body, the
-client's session id."""
+"""Small pure-ASGI helpers for the inbound side of the hot endpoints: the request's headers read in one pass, a
+request id, a capped body, the client's session id."""
 
 from __future__ import annotations
 
@@ -10,9 +10,37 @@ from starlette.types import Message, Receive, Scope
 
 from weir.errors import ClientGone, InvalidRequest, PayloadTooLarge
 
-__all__ = ["ClientGone", "header", "read_body", "request_id", "session_id"]
+__all__ = ["ClientGone", "Headers", "header", "headers_of", "read_body", "request_id", "session_id"]
 
-Headers = list[tuple[bytes, bytes]]
+# Session ids clients send, most specific first: Weir's own, Claude Code's, Codex's (`session_id`, its
+# conversation id). A call that carries one goes to the route and key that served the session's last call.
+SESSION_HEADERS = (b"x-weir-session", b"x-claude-code-session-id", b"session_id")
+MAX_SESSION_CHARS = 200
+
+# What the pipeline reads from a request's headers. ASGI servers give header names in lowercase.
+INBOUND_HEADERS = frozenset(
+    (
+        b"authorization",
+        b"x-api-key",
+        b"x-goog-api-key",
+        b"content-length",
+        b"content-type",
+        b"anthropic-version",
+        b"anthropic-beta",
+        b"x-weir-model",
+        *SESSION_HEADERS,
+    )
+)
+Headers = dict[bytes, bytes]  # the first value of each wanted header, by its lowercase name
+
+
+def headers_of(scope: Scope, wanted: frozenset[bytes]) -> Headers:
+    """One pass over the request's headers: the first value of each name in `wanted`."""
+    found: Headers = {}
+    for name, value in scope["headers"]:
+        if name in wanted and name not in found:
+            found[name] = value
+    return found
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:
@@ -32,9 +60,9 @@ def request_id() -> str:
     return f"{_ID_PREFIX}{next(_id_counter):010x}"
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def read_body(found: Headers, receive: Receive, limit: int) -> bytes:
     """The whole request body, refusing with 413 as soon as it is known to exceed `limit`."""
-    declared = header(scope, b"content-length")
+    declared = found.get(b"content-length")
     if declared is not None:
         try:
             if int(declared) > limit:
@@ -58,17 +86,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-# Session ids clients send, most specific first: Weir's own, Claude Code's, Codex's (`session_id`, its
-# conversation id). A call that carries one goes to the route and key that served the session's last call.
-SESSION_HEADERS = (b"x-weir-session", b"x-claude-code-session-id", b"session_id")
-MAX_SESSION_CHARS = 200
-
-
-def session_id(scope: Scope) -> str | None:
-    found: dict[bytes, bytes] = {}
-    for key, value in scope["headers"]:
-        if key in SESSION_HEADERS:
-            found.setdefault(key, value)
+def session_id(found: Headers) -> str | None:
     for name in SESSION_HEADERS:
         value = found.get(name)
         if value:

@@ -6,7 +6,7 @@ from starlette.types import Scope
 
 from weir.dialects.registry import OPENAI_CHAT
 from weir.errors import InvalidRequest
-from weir.http.asgi import session_id
+from weir.http.asgi import Headers, session_id
 from weir.http.ingress import Ingress, parse_object
 from weir.pipeline.inbound import Parsed
 
@@ -15,7 +15,7 @@ class ChatCompletions(Ingress):
     dialect = OPENAI_CHAT
     route = "chat_completions"
 
-    def parse(self, raw: bytes, scope: Scope) -> Parsed:
+    def parse(self, raw: bytes, scope: Scope, found: Headers) -> Parsed:
         payload = parse_object(raw)
         options = payload.get("stream_options")
         if options is not None and not isinstance(options, dict):
@@ -28,5 +28,5 @@ class ChatCompletions(Ingress):
             model=payload["model"],
             stream=stream,
             wants_usage=wants_usage,
-            session=session_id(scope),
+            session=session_id(found),
         )

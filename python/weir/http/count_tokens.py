@@ -12,7 +12,7 @@ from weir.dialects.anthropic_messages import request as anthropic_request
 from weir.dialects.registry import ANTHROPIC_MESSAGES
 from weir.errors import GatewayError, InvalidRequest
 from weir.gateway import Gateway
-from weir.http.asgi import ClientGone, header, read_body, request_id
+from weir.http.asgi import INBOUND_HEADERS, ClientGone, headers_of, read_body, request_id
 from weir.observability.metrics import RouteCounter
 from weir.pipeline.attempt import Leg, Outgoing
 from weir.pipeline.authenticate import extract_key
@@ -45,8 +45,9 @@ class CountTokens:
 
     async def _count(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         gw = self.gateway
-        presented = extract_key(scope["headers"], scope.get("query_string", b""), gw.extra_key_headers)
-        raw = await read_body(scope, receive, gw.config.server.max_body_bytes)
+        found = headers_of(scope, INBOUND_HEADERS | gw.extra_key_headers)
+        presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
+        raw = await read_body(found, receive, gw.config.server.max_body_bytes)
         principal = await gw.auth.authenticate(presented, "inference")
         try:
             payload = orjson.loads(raw)
@@ -55,7 +56,7 @@ class CountTokens:
         if not isinstance(payload, dict) or not isinstance(payload.get("model"), str):
             raise InvalidRequest("'model' is required and must be a string.", param="model")
         call, routes, key = gw.exchange.begin(principal, payload["model"], rid, False)
-        client = (header(scope, b"anthropic-version"), header(scope, b"anthropic-beta"))
+        client = (found.get(b"anthropic-version"), found.get(b"anthropic-beta"))
         rid_bytes = rid.encode()
         headers = [
             (b"content-type", b"application/json"),

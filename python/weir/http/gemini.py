@@ -19,7 +19,7 @@ from weir.dialects.gemini import request as gemini_request
 from weir.dialects.registry import GEMINI
 from weir.errors import GatewayError, InvalidRequest, NotFound
 from weir.gateway import Gateway
-from weir.http.asgi import ClientGone, read_body, request_id, session_id
+from weir.http.asgi import INBOUND_HEADERS, ClientGone, Headers, headers_of, read_body, request_id, session_id
 from weir.http.ingress import Ingress
 from weir.observability.metrics import RouteCounter
 from weir.pipeline.attempt import Leg, Outgoing
@@ -61,7 +61,7 @@ class Gemini(Ingress):
         else:
             await super().__call__(scope, receive, send)
 
-    def parse(self, raw: bytes, scope: Scope) -> Parsed:
+    def parse(self, raw: bytes, scope: Scope, found: Headers) -> Parsed:
         model, method = split_path(scope["path"])
         if method not in GENERATE:
             raise NotFound(f"No Gemini method {method!r} here.")
@@ -77,7 +77,7 @@ class Gemini(Ingress):
         contents = payload.get("contents")
         if not isinstance(contents, list) or not contents:
             raise InvalidRequest("contents: at least one content is required.", param="contents")
-        return Parsed(raw=raw, payload=payload, model=model, stream=stream, wants_usage=True, session=session_id(scope))
+        return Parsed(raw=raw, payload=payload, model=model, stream=stream, wants_usage=True, session=session_id(found))
 
     def to_canonical(self, parsed: Parsed) -> Request:
         return gemini_request.to_canonical(parsed.raw, model=parsed.model, stream=parsed.stream)
@@ -105,8 +105,9 @@ class CountTokens:
 
     async def _count(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         gw = self.gateway
-        presented = extract_key(scope["headers"], scope.get("query_string", b""), gw.extra_key_headers)
-        raw = await read_body(scope, receive, gw.config.server.max_body_bytes)
+        found = headers_of(scope, INBOUND_HEADERS | gw.extra_key_headers)
+        presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
+        raw = await read_body(found, receive, gw.config.server.max_body_bytes)
         principal = await gw.auth.authenticate(presented, "inference")
         name, _ = split_path(scope["path"])
         call, routes, key = gw.exchange.begin(principal, name, rid, False)

@@ -13,7 +13,7 @@ from weir.canonical.request import Request
 from weir.dialects.registry import Dialect
 from weir.errors import GatewayError, InvalidRequest
 from weir.gateway import Gateway
-from weir.http.asgi import ClientGone, read_body, request_id
+from weir.http.asgi import INBOUND_HEADERS, ClientGone, Headers, headers_of, read_body, request_id
 from weir.observability.metrics import RouteCounter
 from weir.pipeline.authenticate import extract_key
 from weir.pipeline.inbound import Finished, Parsed
@@ -47,8 +47,9 @@ class Ingress:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.requests = RouteCounter(self.route)
+        self.wanted = INBOUND_HEADERS | gateway.extra_key_headers
 
-    def parse(self, raw: bytes, scope: Scope) -> Parsed:
+    def parse(self, raw: bytes, scope: Scope, found: Headers) -> Parsed:
         raise NotImplementedError
 
     # The pipeline's Endpoint protocol (pipeline/inbound.py)
@@ -66,10 +67,11 @@ class Ingress:
         rid = request_id()
         gw = self.gateway
         try:
-            presented = extract_key(scope["headers"], scope.get("query_string", b""), gw.extra_key_headers)
-            raw = await read_body(scope, receive, gw.config.server.max_body_bytes)
+            found = headers_of(scope, self.wanted)
+            presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
+            raw = await read_body(found, receive, gw.config.server.max_body_bytes)
             principal = await gw.auth.authenticate(presented, "inference")
-            parsed = self.parse(raw, scope)
+            parsed = self.parse(raw, scope, found)
             status = await gw.exchange.serve(self, principal, parsed, rid, receive, send)
         except GatewayError as err:
             status = err.status

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.types import Scope
 
 from weir.dialects.registry import ANTHROPIC_MESSAGES
-from weir.http.asgi import header, session_id
+from weir.http.asgi import Headers, session_id
 from weir.http.ingress import Ingress, parse_object
 from weir.pipeline.inbound import Parsed
 
@@ -14,7 +14,7 @@ class Messages(Ingress):
     dialect = ANTHROPIC_MESSAGES
     route = "messages"
 
-    def parse(self, raw: bytes, scope: Scope) -> Parsed:
+    def parse(self, raw: bytes, scope: Scope, found: Headers) -> Parsed:
         payload = parse_object(raw)
         return Parsed(
             raw=raw,
@@ -22,6 +22,6 @@ class Messages(Ingress):
             model=payload["model"],
             stream=payload.get("stream") is True,
             wants_usage=True,
-            anthropic=(header(scope, b"anthropic-version"), header(scope, b"anthropic-beta")),
-            session=session_id(scope),
+            anthropic=(found.get(b"anthropic-version"), found.get(b"anthropic-beta")),
+            session=session_id(found),
         )

@@ -14,7 +14,7 @@ from starlette.types import Scope
 
 from weir.dialects.registry import OPENAI_RESPONSES
 from weir.errors import InvalidRequest
-from weir.http.asgi import session_id
+from weir.http.asgi import Headers, session_id
 from weir.http.ingress import Ingress, parse_object
 from weir.pipeline.inbound import Finished, Parsed
 
@@ -23,19 +23,23 @@ class Responses(Ingress):
     dialect = OPENAI_RESPONSES
     route = "responses"
 
-    def parse(self, raw: bytes, scope: Scope) -> Parsed:
+    def parse(self, raw: bytes, scope: Scope, found: Headers) -> Parsed:
         payload = parse_object(raw, messages_field=None)
         given = payload.get("input")
         if given is not None and not isinstance(given, str | list):
             raise InvalidRequest("'input' must be a string or an array of input items.", param="input")
         stream = payload.get("stream") is True
         return Parsed(
-            raw=raw, payload=payload, model=payload["model"], stream=stream, wants_usage=True, session=session_id(scope)
+            raw=raw,
+            payload=payload,
+            model=payload["model"],
+            stream=stream,
+            wants_usage=True,
+            session=session_id(found),
+            prepare=payload.get("previous_response_id") is not None,
         )
 
     async def prepare(self, parsed: Parsed, account_id: int) -> Parsed:
-        if parsed.payload.get("previous_response_id") is None:
-            return parsed
         payload = await self.gateway.conversations.expand(account_id, parsed.payload)
         return Parsed(
             raw=orjson.dumps(payload),

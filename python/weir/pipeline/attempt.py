@@ -60,7 +60,6 @@ class Opened:
         route: Route,
         key: Key,
         response: UpstreamResponse | None,
-        *,
         body: bytes = b"",
         first: bytes = b"",
         chunks: AsyncIterator[bytes] | None = None,
@@ -78,8 +77,7 @@ class Leg(Protocol):
 
     stream: bool  # whether the answer is relayed as it arrives (the first chunk commits the attempt)
     local: bool  # answered without an upstream call (a local token count): the loop stops at it
-
-    def request(self) -> Outgoing: ...
+    out: Outgoing  # what the attempt sends
 
     def accept(self, status: int, body: bytes) -> None:
         """A unary 2xx body: read it for the relay; raise GatewayError when it is not a valid answer (the call
@@ -111,7 +109,6 @@ async def open_first(
     call: Call,
     routes: list[Route],
     make_leg: MakeLeg,
-    *,
     max_attempts: int,
     preferred_key: int | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -120,7 +117,8 @@ async def open_first(
     every attempt failed (or the request's own fault at once), NoChannelAvailable when no route could be tried.
     `call.route` is the route of the last attempt; `call.attempts` counts them."""
     budget = call.model.budget
-    budget.call(clock())
+    if len(call.model.routes) > 1:  # a model with one route never retries: nothing to budget
+        budget.call(clock())
     last: Failed | None = None
     previous: Route | None = None
     for route in routes:
@@ -136,11 +134,12 @@ async def open_first(
         if call.attempts and not budget.try_retry(now):
             route.metrics.budget_exhausted += 1
             break
-        if not route.breaker.acquire(now):
+        breaker = route.breaker
+        if not breaker.calm and not breaker.acquire(now):
             continue
         try:
             leg = make_leg(route, key)
-            out = leg.request()
+            out = leg.out
         except BaseException:
             route.breaker.release()
             raise
@@ -202,7 +201,8 @@ async def _attempt(route: Route, key: Key, leg: Leg, out: Outgoing, clock: Calla
         except Failed as failed:
             _observe(route, key, failed, response, clock())
             raise
-        route.breaker.success()
+        if not route.breaker.calm:
+            route.breaker.success()
         committed = True
         return opened
     finally:
@@ -223,14 +223,15 @@ async def _first(route: Route, key: Key, leg: Leg, response: UpstreamResponse) -
             first = await chunks.__anext__()
         except StopAsyncIteration:
             raise Failed(UpstreamUnreachable(_said(route, "ended its answer before the first byte")), "empty") from None
-        return Opened(route, key, response, first=first, chunks=chunks)
+        return Opened(route, key, response, b"", first, chunks)
     body = await response.read()
+    response.release()
     try:
         leg.accept(status, body)
     except GatewayError as err:
         err.message = scrub(err.message, route.upstream.config.api_keys)
         raise Failed(err, "invalid_response") from None
-    return Opened(route, key, response, body=body)
+    return Opened(route, key, response, body)
 
 
 def _status_failure(route: Route, status: int, body: bytes) -> Failed:

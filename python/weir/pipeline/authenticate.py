@@ -4,7 +4,6 @@ refreshed from the store every `key_cache_ttl_seconds`; revocation takes effect 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from urllib.parse import unquote_to_bytes
 
 import msgspec
@@ -26,13 +25,9 @@ class Principal(msgspec.Struct, frozen=True):
     account_name: str
 
 
-def extract_key(headers: Iterable[tuple[bytes, bytes]], query: bytes, extra: frozenset[bytes]) -> str | None:
-    """The presented key: Authorization: Bearer, x-api-key, x-goog-api-key, configured headers, then ?key=."""
-    found: dict[bytes, bytes] = {}
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered in STANDARD_KEY_HEADERS or lowered in extra:
-            found.setdefault(lowered, value)
+def extract_key(found: dict[bytes, bytes], query: bytes, extra: frozenset[bytes]) -> str | None:
+    """The presented key, from the request's headers (`found`: the first value of each, by lowercase name):
+    Authorization: Bearer, x-api-key, x-goog-api-key, the configured headers, then ?key=."""
     auth = found.get(b"authorization")
     if auth is not None:
         scheme, _, token = auth.partition(b" ")

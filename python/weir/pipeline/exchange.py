@@ -9,6 +9,8 @@ A GatewayError raised here was raised before the response started: the caller re
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.types import Receive, Send
 
 from weir.billing.wallets import Wallets
@@ -22,7 +24,7 @@ from weir.pipeline.call import Call
 from weir.pipeline.inbound import Endpoint, Parsed
 from weir.pipeline.relay.passthrough import PassthroughLeg
 from weir.pipeline.relay.translate import TranslateLeg
-from weir.pipeline.reply import CLIENT_CLOSED, until_disconnect
+from weir.pipeline.reply import CLIENT_CLOSED, unwatch, watch
 from weir.pipeline.route import ModelTable, Route, Router
 from weir.pipeline.settle import Settler
 from weir.upstreams.health import Key
@@ -52,7 +54,8 @@ class Exchange:
     ) -> int:
         """A chat, messages, responses or Gemini call, end to end; the status the client got."""
         call, routes, key = self.begin(principal, parsed.model, request_id, parsed.stream, parsed.session)
-        parsed = await endpoint.prepare(parsed, principal.account_id)
+        if parsed.prepare:
+            parsed = await endpoint.prepare(parsed, principal.account_id)
         finished = endpoint.finished(parsed, principal.account_id)
         client = endpoint.dialect
         canonical: list[Request] = []  # converted once, the first time a route needs it
@@ -89,44 +92,38 @@ class Exchange:
         preferred_key: int | None = None,
         session: str | None = None,
         record: bool = True,
-        watch: bool = True,
+        watch_client: bool = True,
     ) -> None:
         """Attempt the routes in turn, relay the first good answer, settle. Raises the GatewayError that ended
         the call before its response started (after recording it, when an upstream was tried). `record=False`:
-        a free call (token counting), metered in no usage record. `watch=False`: the request body is still being
+        a free call (token counting), metered in no usage record. `watch_client=False`: the request body is still being
         read during the exchange (an upload), so nothing else may read from the client meanwhile."""
-        served: list[Route] = []
-
-        async def work() -> None:
-            router = self.router
-            leg, opened = await open_first(
-                call,
-                routes,
-                make_leg,
-                max_attempts=router.max_attempts,
-                preferred_key=preferred_key,
-                clock=router.clock,
-            )
-            served.append(opened.route)
-            call.first_byte()
-            router.remember(call.model, session, opened.route, opened.key.index)
-            await leg.relay(opened, send)
-
+        router = self.router
+        task = watch(receive) if watch_client else None
+        served: Route | None = None
         failure: GatewayError | None = None
         try:
-            if watch:
-                if await until_disconnect(work(), receive):
-                    call.status = CLIENT_CLOSED
-            else:
-                await work()
+            leg, opened = await open_first(call, routes, make_leg, router.max_attempts, preferred_key, router.clock)
+            served = opened.route
+            call.first_byte()
+            if session is not None:
+                router.remember(call.model, session, served, opened.key.index)
+            await leg.relay(opened, send)
         except GatewayError as err:
             call.status = err.status
             failure = err
         except ClientGone:
             call.status = CLIENT_CLOSED
+        except asyncio.CancelledError:
+            if task is None or not unwatch(task):
+                raise
+            call.status = CLIENT_CLOSED
+            task = None
         finally:
-            if served:
-                served[0].metrics.in_flight.n -= 1
+            if task is not None:
+                unwatch(task)
+            if served is not None:
+                served.metrics.in_flight.n -= 1
             if call.attempts and record:
                 await call.settle(self.settler)
         if failure is not None:

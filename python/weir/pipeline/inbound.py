@@ -26,6 +26,7 @@ class Parsed(msgspec.Struct, kw_only=True):
     wants_usage: bool  # OpenAI clients' stream_options.include_usage; the other dialects' streams always carry it
     anthropic: tuple[bytes | None, bytes | None] = (None, None)  # the client's anthropic-version, anthropic-beta
     session: str | None = None  # the client's session id (sticky routing), from its headers
+    prepare: bool = False  # the endpoint has its own resolution to do before the call (Endpoint.prepare)
 
 
 class Endpoint(Protocol):
@@ -38,8 +39,8 @@ class Endpoint(Protocol):
         ...
 
     async def prepare(self, parsed: Parsed, account_id: int) -> Parsed:
-        """After admission, before any upstream call: the endpoint's own resolution (Responses: the stored
-        conversation of `previous_response_id`). Raises GatewayError to refuse the call."""
+        """After admission, before any upstream call, when `parsed.prepare` is set: the endpoint's own resolution
+        (Responses: the stored conversation of `previous_response_id`). Raises GatewayError to refuse the call."""
         ...
 
     def finished(self, parsed: Parsed, account_id: int) -> Finished | None:

@@ -68,11 +68,12 @@ class Route:
         return self.stream_url if stream else self.unary_url
 
     def usable(self, now: float) -> bool:
+        upstream = self.upstream
         return (
-            self.upstream.paused is None
+            upstream.paused is None
             and self.held_until <= now
-            and self.breaker.available(now)
-            and self.upstream.keys.usable(now)
+            and (self.breaker.calm or self.breaker.available(now))
+            and upstream.keys.usable(now)
         )
 
     def seconds_until_usable(self, now: float) -> float | None:
@@ -175,9 +176,12 @@ class Router:
         now = self.clock()
         routes = model.routes
         if len(routes) == 1:  # the common case, without the sort and the draw
-            if routes[0].usable(now):
-                return routes[:], self._sticky_key(model, session, routes, now)
-            raise self._none_usable(model, now)
+            route = routes[0]
+            upstream = route.upstream
+            healthy = upstream.paused is None and route.held_until <= now and route.breaker.calm
+            if not (healthy and upstream.keys.calm) and not route.usable(now):
+                raise self._none_usable(model, now)
+            return routes, (None if session is None else self._sticky_key(model, session, route, now))
         usable = [r for r in routes if r.usable(now)]
         if not usable:
             raise self._none_usable(model, now)
@@ -193,11 +197,9 @@ class Router:
                         break
         return ordered, key
 
-    def _sticky_key(self, model: ResolvedModel, session: str | None, routes: list[Route], now: float) -> int | None:
-        if session is None:
-            return None
+    def _sticky_key(self, model: ResolvedModel, session: str, route: Route, now: float) -> int | None:
         found = self.sticky.get(model.id, session, now)
-        return found[1] if found is not None and found[0] == routes[0].index else None
+        return found[1] if found is not None and found[0] == route.index else None
 
     def _order(self, routes: list[Route]) -> list[Route]:
         by_priority: dict[int, list[Route]] = {}

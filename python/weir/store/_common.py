@@ -12,7 +12,17 @@ from typing import Any
 
 import msgspec
 
-from weir.store.records import Account, ApiKey, KeyLookup, LedgerEntry, Settlement, StoredResponse, UsageRecord
+from weir.store.records import (
+    Account,
+    ApiKey,
+    KeyLookup,
+    LedgerEntry,
+    ProviderHealth,
+    ProviderState,
+    Settlement,
+    StoredResponse,
+    UsageRecord,
+)
 
 ACCOUNT_COLUMNS = "id, name, balance_microcents, created_at"
 KEY_COLUMNS = "id, account_id, kind, name, secret_hmac, created_at, revoked_at, last_used_at"
@@ -23,6 +33,8 @@ LOOKUP_SQL_COLUMNS = ", ".join(f"k.{c.strip()}" for c in KEY_COLUMNS.split(","))
 _STREAM = USAGE_FIELDS.index("stream")
 RESPONSE_FIELDS: tuple[str, ...] = StoredResponse.__struct_fields__
 RESPONSE_COLUMNS = ", ".join(RESPONSE_FIELDS)
+PROVIDER_STATE_COLUMNS = "name, paused, reason, keys_reset_at, updated_at"
+PROVIDER_HEALTH_COLUMNS = "provider, worker, health, updated_at"
 
 
 def now_ms() -> int:
@@ -171,3 +183,11 @@ def plan_usage(records: Sequence[UsageRecord], inserted: set[str], balances: dic
 def missing_accounts(wanted: Sequence[int], found: dict[int, int]) -> str:
     ids = ", ".join(str(a) for a in sorted(set(wanted) - found.keys()))
     return f"usage recorded for unknown account id(s): {ids}; nothing in the batch was recorded"
+
+
+def provider_state_from(row: Sequence[Any]) -> ProviderState:
+    return ProviderState(name=row[0], paused=bool(row[1]), reason=row[2], keys_reset_at=row[3], updated_at=row[4])
+
+
+def provider_health_from(row: Sequence[Any]) -> ProviderHealth:
+    return ProviderHealth(provider=row[0], worker=row[1], health=row[2], updated_at=row[3])

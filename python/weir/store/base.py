@@ -11,6 +11,8 @@ from weir.store.records import (
     KeyKind,
     KeyLookup,
     LedgerEntry,
+    ProviderHealth,
+    ProviderState,
     Settlement,
     StoredResponse,
     UsageRecord,
@@ -78,4 +80,18 @@ class Store(Protocol):
 
     async def purge_responses(self, now_ms: int, limit: int = 1000) -> int:
         """Delete at most ``limit`` responses whose expires_at is at or before ``now_ms``; return how many."""
+        ...
+
+    async def set_provider_paused(self, name: str, paused: bool, reason: str | None = None) -> ProviderState:
+        """Pause or resume a provider. Resuming also brings back every retired or cooling key."""
+        ...
+
+    async def list_provider_states(self) -> list[ProviderState]: ...
+
+    async def put_provider_health(self, worker: str, health: dict[str, str]) -> None:
+        """Publish one worker's health JSON per provider (replacing its earlier rows)."""
+        ...
+
+    async def list_provider_health(self, since_ms: int) -> list[ProviderHealth]:
+        """Every worker's health rows published at or after ``since_ms``."""
         ...

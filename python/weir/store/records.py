@@ -90,3 +90,22 @@ class StoredResponse(msgspec.Struct, frozen=True):
     items: str  # JSON array of Responses input items: the whole conversation up to and including this response
     created_at: int
     expires_at: int  # past this instant the response cannot be continued and is purged
+
+
+class ProviderState(msgspec.Struct, frozen=True):
+    """The operator's state of a provider (`weir providers pause|resume`), shared by every worker and replica."""
+
+    name: str
+    paused: bool
+    reason: str | None
+    keys_reset_at: int  # the last "bring every key back" command; a worker restores its retired keys after it
+    updated_at: int
+
+
+class ProviderHealth(msgspec.Struct, frozen=True):
+    """One worker's view of a provider's routes and keys, published every few seconds."""
+
+    provider: str
+    worker: str
+    health: str  # JSON: {"routes": [{"model", "breaker"}], "keys": ["ok" | "cooling" | "retired", ...]}
+    updated_at: int

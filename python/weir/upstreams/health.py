@@ -34,12 +34,13 @@ class KeyRing:
     """A provider's API keys, used in turn. A key answered 429 cools down for the upstream's retry-after; a key
     answered 401 or 403 is retired. A provider whose keys are all cooling or retired is skipped."""
 
-    __slots__ = ("_next", "keys", "provider")
+    __slots__ = ("_next", "calm", "keys", "provider")
 
     def __init__(self, provider: str, values: list[str]) -> None:
         self.provider = provider
         self.keys = [Key(i, v) for i, v in enumerate(values)]
         self._next = 0
+        self.calm = True  # no key was cooled or retired since the last restore: any key will do
 
     def pick(self, now: float, prefer: int | None = None) -> Key | None:
         """The next usable key (round robin), `prefer` (a sticky session's key) when it is usable; None when
@@ -47,6 +48,10 @@ class KeyRing:
         keys = self.keys
         if not keys:
             return NO_KEY
+        if self.calm and prefer is None:
+            key = keys[self._next]
+            self._next = (self._next + 1) % len(keys)
+            return key
         if prefer is not None and 0 <= prefer < len(keys):
             key = keys[prefer]
             if not key.retired and key.until <= now:
@@ -61,18 +66,22 @@ class KeyRing:
         return None
 
     def usable(self, now: float) -> bool:
+        if self.calm:
+            return True
         return not self.keys or any(not k.retired and k.until <= now for k in self.keys)
 
     def cool(self, key: Key, seconds: float, now: float) -> None:
         if key is NO_KEY:
             return
         key.until = max(key.until, now + seconds)
+        self.calm = False
         log.warning("provider %s: key #%d rate-limited; cooling down for %.0f s", self.provider, key.index, seconds)
 
     def retire(self, key: Key) -> None:
         if key is NO_KEY or key.retired:
             return
         key.retired = True
+        self.calm = False
         log.warning(
             "provider %s: key #%d was rejected by the upstream (401/403) and is retired until restart or "
             "`weir providers resume %s`",
@@ -86,6 +95,7 @@ class KeyRing:
         for key in self.keys:
             key.retired = False
             key.until = 0.0
+        self.calm = True
 
     def seconds_until_usable(self, now: float) -> float | None:
         """How long until a cooling key can be used again; None when only retired keys are left."""
@@ -103,7 +113,7 @@ class Breaker:
     failure opens it again. A trial that never reports (its worker task vanished) is given up after
     `open_seconds`, so the route is never stuck half-open."""
 
-    __slots__ = ("_failures", "_open_seconds", "_threshold", "_trial_since", "_until", "state")
+    __slots__ = ("_failures", "_open_seconds", "_threshold", "_trial_since", "_until", "calm", "state")
 
     def __init__(self, failures: int, open_seconds: float) -> None:
         self._threshold = failures
@@ -112,6 +122,7 @@ class Breaker:
         self._until = 0.0
         self._trial_since: float | None = None
         self.state: BreakerState = "closed"
+        self.calm = True  # closed with no failure counted: the hot path needs no call to acquire or report
 
     def available(self, now: float) -> bool:
         """Whether a call may be tried on this route now (without taking the half-open trial)."""
@@ -135,10 +146,12 @@ class Breaker:
         self._failures = 0
         self._trial_since = None
         self.state = "closed"
+        self.calm = True
 
     def failure(self, now: float) -> None:
         self._failures += 1
         self._trial_since = None
+        self.calm = False
         if self.state == "half_open" or self._failures >= self._threshold:
             self.state = "open"
             self._until = now + self._open_seconds

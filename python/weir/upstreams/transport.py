@@ -15,7 +15,7 @@ hot path uses aiohttp directly, behind this module.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
@@ -56,8 +56,9 @@ class UpstreamResponse(Protocol):
 
 
 class Transport(Protocol):
-    async def post(self, url: str, body: RequestBody, headers: dict[str, str]) -> UpstreamResponse:
-        """Send the request; return once the response headers arrived. Raises one of TRANSPORT_ERRORS."""
+    def post(self, url: str, body: RequestBody, headers: dict[str, str]) -> Awaitable[UpstreamResponse]:
+        """Send the request; the awaitable gives the response once its headers arrived, or raises one of
+        TRANSPORT_ERRORS."""
         ...
 
     async def aclose(self) -> None: ...
@@ -84,8 +85,8 @@ class AiohttpTransport:
             )
         return self._session
 
-    async def post(self, url: str, body: RequestBody, headers: dict[str, str]) -> UpstreamResponse:
-        return await self.session.post(url, data=body, headers=headers)
+    def post(self, url: str, body: RequestBody, headers: dict[str, str]) -> Awaitable[UpstreamResponse]:
+        return self.session.post(url, data=body, headers=headers)  # aiohttp's own awaitable: no frame of ours
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -13,8 +13,7 @@ from weir.dialects.base import Passthrough
 
 
 def body(payload: dict[str, Any], raw: bytes, upstream_model: str, max_tokens: int, stream: bool) -> bytes:
-    payload = dict(payload)
-    payload["model"] = upstream_model
+    payload["model"] = upstream_model  # set again by each attempt: the client's dict may be changed in place
     if "max_tokens" not in payload:
         payload["max_tokens"] = max_tokens
     return orjson.dumps(payload)

@@ -13,8 +13,7 @@ from weir.dialects.base import Passthrough
 
 
 def body(payload: dict[str, Any], raw: bytes, upstream_model: str, max_tokens: int, stream: bool) -> bytes:
-    payload = dict(payload)
-    payload["model"] = upstream_model
+    payload["model"] = upstream_model  # set again by each attempt: the client's dict may be changed in place
     if stream:
         options = payload.get("stream_options")
         payload["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}

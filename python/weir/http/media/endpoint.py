@@ -15,6 +15,7 @@ from starlette.types import Scope, Send
 from weir.dialects.openai_chat import errors as openai_errors
 from weir.errors import GatewayError, InvalidRequest
 from weir.gateway import Gateway
+from weir.http.asgi import INBOUND_HEADERS, headers_of
 from weir.observability.metrics import RouteCounter
 from weir.pipeline.authenticate import Principal, extract_key
 from weir.pipeline.call import Call
@@ -38,7 +39,8 @@ class MediaEndpoint:
 
     async def authenticate(self, scope: Scope) -> Principal:
         gw = self.gateway
-        presented = extract_key(scope["headers"], scope.get("query_string", b""), gw.extra_key_headers)
+        found = headers_of(scope, INBOUND_HEADERS | gw.extra_key_headers)
+        presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
         return await gw.auth.authenticate(presented, "inference")
 
     def begin(self, principal: Principal, name: str, rid: str, stream: bool = False) -> tuple[Call, list[Route]]:

@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from weir.billing.meter import NO_UNITS, Units, Usage
 from weir.errors import GatewayError, InvalidRequest
-from weir.http.asgi import ClientGone, read_body, request_id
+from weir.http.asgi import INBOUND_HEADERS, ClientGone, headers_of, read_body, request_id
 from weir.http.media.endpoint import MediaEndpoint, refuse
 from weir.http.media.metering import embeddings_usage, image_usage
 from weir.pipeline.attempt import Leg, Outgoing
@@ -54,7 +54,7 @@ class JsonEndpoint(MediaEndpoint):
         rid = request_id()
         gw = self.gateway
         try:
-            raw = await read_body(scope, receive, gw.config.server.max_body_bytes)
+            raw = await read_body(headers_of(scope, INBOUND_HEADERS), receive, gw.config.server.max_body_bytes)
             principal = await self.authenticate(scope)
             payload = json_object(raw)
             self.check(payload)

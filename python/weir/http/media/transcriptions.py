@@ -61,7 +61,7 @@ class Transcriptions(MediaEndpoint):
                 return UnaryLeg(call, out, lambda answer, kind: self.meter(call, upload, kind, answer))
 
             # No disconnect watch: the upload is still being read from the client while the upstream gets it.
-            await self.gateway.exchange.run(call, routes, leg_for, receive, send, watch=False)
+            await self.gateway.exchange.run(call, routes, leg_for, receive, send, watch_client=False)
         except GatewayError as err:
             self.requests.observe(err.status)
             await refuse(send, err, rid)

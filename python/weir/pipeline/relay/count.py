@@ -68,9 +68,6 @@ class UpstreamCountLeg:
         self.headers = headers
         self.status = 200
 
-    def request(self) -> Outgoing:
-        return self.out
-
     def accept(self, status: int, body: bytes) -> None:
         try:
             orjson.loads(body)
@@ -91,13 +88,11 @@ class LocalCountLeg:
 
     stream = False
     local = True
+    out = _NOWHERE
 
     def __init__(self, answer: Callable[[], bytes], headers: list[tuple[bytes, bytes]]) -> None:
         self.answer = answer
         self.headers = headers
-
-    def request(self) -> Outgoing:
-        return _NOWHERE
 
     def accept(self, status: int, body: bytes) -> None:
         return None

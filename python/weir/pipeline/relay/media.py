@@ -47,9 +47,6 @@ class UnaryLeg:
         self.meter = meter
         self.metered: tuple[Usage, Units] = (ZERO, NO_UNITS)
 
-    def request(self) -> Outgoing:
-        return self.out
-
     def accept(self, status: int, body: bytes) -> None:
         return None  # metered in relay, once the content type is known
 
@@ -80,9 +77,6 @@ class SpeechLeg:
         self.out = out
         self.characters = characters
         self.failure: UpstreamStreamError | None = None
-
-    def request(self) -> Outgoing:
-        return self.out
 
     def accept(self, status: int, body: bytes) -> None:
         return None

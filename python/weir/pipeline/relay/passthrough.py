@@ -51,9 +51,6 @@ class PassthroughLeg:
         self.usage = ZERO
         self._max_line = max_line_bytes
 
-    def request(self) -> Outgoing:
-        return self.out
-
     def accept(self, status: int, body: bytes) -> None:
         counts = self.client.passthrough.usage_of(body)
         if counts is None:
@@ -68,10 +65,7 @@ class PassthroughLeg:
     async def relay(self, opened: Opened, send: Send) -> None:
         if self.stream:
             await self._stream(opened, send)
-        else:
-            await self._unary(opened, send)
-
-    async def _unary(self, opened: Opened, send: Send) -> None:
+            return
         call = self.call
         response = opened.response
         assert response is not None

@@ -72,9 +72,6 @@ class TranslateLeg:
         self._max_line = max_line_bytes
         self._keepalive_seconds = keepalive_seconds
 
-    def request(self) -> Outgoing:
-        return self.out
-
     def accept(self, status: int, body: bytes) -> None:
         canonical = self.wire.response.to_canonical(body)  # raises GatewayError (502) on an unreadable answer
         canonical.content = restore(canonical.content, self.customs)
