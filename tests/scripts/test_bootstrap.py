@@ -3,8 +3,8 @@
 The copy holds the checkout's tracked and untracked files (not .venv/ or target/, so uv installs everything anew
 and maturin builds the extension), shares this checkout's cargo target directory (CARGO_TARGET_DIR: only Weir's
 own crate compiles, about 20 s on 2 cores, since cargo finds the copy's sources newer than its last build) and
-its .tools/ (the pinned uv, so nothing comes from PyPI but what uv's cache lacks). The offline start runs in a network namespace of its own (`unshare --net`) that has only
-loopback.
+its .tools/ (the pinned uv, so nothing comes from PyPI but what uv's cache lacks). The offline start runs in a
+network namespace of its own (`unshare --net`) that has only loopback.
 """
 
 from __future__ import annotations
