@@ -81,7 +81,7 @@ def with_weir(args: argparse.Namespace, body_fn) -> int:
 def run_locust(args: argparse.Namespace) -> int:
     locust = shutil.which("locust", path=str(Path(sys.executable).parent)) or shutil.which("locust")
     if not locust:
-        raise SystemExit("locust is not installed: .venv/bin/pip install -e '.[bench]'")
+        raise SystemExit("locust is not installed: scripts/bootstrap --dev --bench")
 
     def go(weir: Weir, b: dict, logdir: Path) -> int:
         cmd = [

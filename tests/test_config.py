@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from weir.config import ConfigError, parse_config
+from weir.config import ConfigError, ConfigNotFound, load_config, parse_config
 
 GOOD = """
 [server]
@@ -175,3 +176,32 @@ base_url = "https://api.openai.com/v1"
     assert problems(GOOD.replace('dialect = "openai"', 'dialect = "openai"\nwire_api = "completions"')) == [
         "providers[0].wire_api: expected one of 'chat', 'responses', got 'completions'"
     ]
+
+
+def _readme_toml_blocks() -> list[str]:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return re.findall(r"^```toml\n(.*?)^```$", readme, re.M | re.S)
+
+
+def test_the_readme_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's complete example loads as written, and so does it with the media section's models added."""
+    for name in ("WEIR_PEPPER", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+        monkeypatch.setenv(name, f"{name.lower()}-of-some-length")
+    complete, *others = [b for b in _readme_toml_blocks() if "[server]" in b or "[[models]]" in b]
+    assert "[server]" in complete
+    config = parse_config(complete, "README.md")
+    assert {p.name for p in config.providers} == {"openai", "anthropic", "google"}
+    media = [b for b in others if "text-embedding-3-small" in b]
+    assert media, "the media section's models"
+    config = parse_config(complete + "\n" + media[0], "README.md")
+    assert "whisper-1" in {m.id for m in config.models}
+
+
+def test_a_missing_file_is_not_an_invalid_configuration(tmp_path: Path) -> None:
+    with pytest.raises(ConfigNotFound) as info:
+        load_config(str(tmp_path / "weir.toml"))
+    assert str(info.value).startswith(f"{tmp_path / 'weir.toml'} not found.")
+    assert "deploy/weir.example.toml" in str(info.value)
+    with pytest.raises(ConfigError) as unreadable:  # a directory: there, but not readable as a file
+        load_config(str(tmp_path))
+    assert "cannot read the file" in str(unreadable.value)

@@ -5,7 +5,7 @@ tiktoken downloads its vocabularies at run time, which this machine cannot do. T
 builds with bundles the same files (tiktoken checks their SHA-256 and accepts them), so this script seeds
 tiktoken's cache from the crate's copy in the cargo registry and runs offline.
 
-    .venv/bin/pip install tiktoken       # once
+    scripts/bootstrap --dev --bench      # once: tiktoken (the bench extra, locked in uv.lock)
     .venv/bin/python bench/micro/tokens.py [--repeats 7]
 
 Counts must agree exactly before anything is timed; the median of the repeats is reported.

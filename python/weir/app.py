@@ -28,6 +28,7 @@ from weir.http.media import media_routes
 from weir.http.messages import Messages
 from weir.http.responses import Responses
 from weir.upstreams.echo import echo_chat
+from weir.upstreams.echo_media import ECHO_MEDIA
 
 
 def create_app(config: Config | None = None) -> ASGIApp:
@@ -60,11 +61,13 @@ def create_app(config: Config | None = None) -> ASGIApp:
         Route("/v1/models/{name:path}", info.model, methods=["GET"]),
         Route("/v1beta/models", info.gemini_models, methods=["GET"]),
         Route("/v1beta/models/{name:path}", info.gemini_model, methods=["GET"]),
+        Route("/", info.root, methods=["GET"]),
         Route("/healthz", info.healthz, methods=["GET"]),
         Route("/metrics", info.metrics, methods=["GET"]),
     ]
-    if config.is_demo:
-        routes.append(Route("/_demo/v1/chat/completions", echo_chat, methods=["POST"]))
+    if config.is_demo:  # the demo models' upstream, an OpenAI-compatible echo
+        demo = {"/chat/completions": echo_chat, **ECHO_MEDIA}
+        routes += [Route("/_demo/v1" + path, endpoint, methods=["POST"]) for path, endpoint in demo.items()]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from weir import __version__, keys
-from weir.config import DEMO_MODEL, Config, ConfigError, load_config, self_url, usd_to_microcents
+from weir.config import DEMO_MODEL, Config, ConfigError, Price, load_config, self_url, usd_to_microcents
 from weir.keys import load_pepper
 from weir.store import open_store
 from weir.store.base import NotFound as StoreNotFound
@@ -143,22 +143,29 @@ def cmd_keys(args: argparse.Namespace, config: Config) -> None:
     asyncio.run(_with_store(config, run))
 
 
+def _media_prices(price: Price) -> dict[str, float]:
+    units = {"image": price.image, "character": price.character, "second": price.second}
+    return {unit: value for unit, value in units.items() if value}
+
+
 def cmd_models(args: argparse.Namespace, config: Config) -> None:
-    _print_json(
-        [
-            {
-                "id": m.id,
-                "aliases": m.aliases,
-                "price_usd_per_1m_tokens": {
-                    "input": m.price.input,
-                    "output": m.price.output,
-                    "cached_input": m.price.cached_input,
-                },
-                "routes": [{"provider": r.provider, "model": r.model} for r in m.routes],
-            }
-            for m in config.models
-        ]
-    )
+    """The configured models with the prices they are billed at: cached_input and cache_write are shown resolved
+    (to the input price when not configured), media prices only where set."""
+    rows = []
+    for m in config.models:
+        p = m.price
+        tokens = {
+            "input": p.input,
+            "output": p.output,
+            "cached_input": p.input if p.cached_input is None else p.cached_input,
+            "cache_write": p.input if p.cache_write is None else p.cache_write,
+        }
+        row: dict[str, Any] = {"id": m.id, "aliases": m.aliases, "price_usd_per_1m_tokens": tokens}
+        if media := _media_prices(p):
+            row["price_usd_per_unit"] = media  # image: per image; character: per 1M characters; second: per second
+        row["routes"] = [{"provider": r.provider, "model": r.model} for r in m.routes]
+        rows.append(row)
+    _print_json(rows)
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
@@ -189,18 +196,25 @@ async def _bootstrap_demo(config: Config) -> str | None:
 
 
 def _demo_banner(config: Config, key: str | None) -> str:
-    url = self_url(config)
-    lines = ["", f"Weir {__version__} on embedded defaults: SQLite at {config.storage.url}"]
+    """What the embedded defaults print at start: the demo models, the key (first start only) and a curl to try,
+    written as the README's recipes are (WEIR and WEIR_KEY), so that it can be pasted into a shell as it is."""
+    demo = ", ".join(m.id for m in config.models)
+    lines = [
+        "",
+        f"Weir {__version__} on embedded defaults: SQLite at {config.storage.url}",
+        f"Demo models, every one answered by the built-in echo upstream (no real provider): {demo}",
+    ]
     if key is None:
-        lines.append(f"The demo account exists; make a key with: weir keys create --account {DEMO_ACCOUNT}")
-        key = "$WEIR_KEY"
+        lines.append(f"The demo account exists; make it a key with: weir keys create --account {DEMO_ACCOUNT}")
+        lines.append("Try it, with that key:")
     else:
         lines.append(f"Created the account {DEMO_ACCOUNT!r} with ${DEMO_BALANCE_USD} and this key (shown once):")
         lines.append(f"  {key}")
+        lines.append("Try it:")
     body = f'{{"model":"{DEMO_MODEL}","stream":true,"messages":[{{"role":"user","content":"hello weir"}}]}}'
     lines += [
-        "Try it:",
-        f"  curl -N {url}/v1/chat/completions -H 'Authorization: Bearer {key}' \\",
+        f"  export WEIR={self_url(config)} WEIR_KEY={key or 'sk-weir_...'}",
+        '  curl -N $WEIR/v1/chat/completions -H "Authorization: Bearer $WEIR_KEY" \\',
         f"    -H 'Content-Type: application/json' -d '{body}'",
         "",
     ]

@@ -30,6 +30,20 @@ class ConfigError(Exception):
         super().__init__(f"invalid configuration{where}:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
+class ConfigNotFound(ConfigError):
+    """The configuration file does not exist: its own message, which says what to do."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__([f"{path}: no such file"], path)
+        self.path = path
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path} not found. Copy deploy/weir.example.toml (in Weir's source) there and edit it, "
+            "or leave out --config (and $WEIR_CONFIG) to run on the embedded defaults."
+        )
+
+
 class Server(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -150,16 +164,30 @@ def default_data_dir() -> str:
     return str(Path(base) / "weir")
 
 
+# The embedded defaults' catalog: demo models, every one answered by the built-in echo upstream (upstreams/echo.py)
+# and none by a real provider. Beside `demo-echo` they carry the names the README's recipes use, at the README's
+# example prices, so that each recipe works as written on a fresh `scripts/serve`; their upstream model names
+# (`echo/<id>`) say where the answers come from.
+DEMO_MODELS: tuple[tuple[str, list[str], Price], ...] = (
+    (DEMO_MODEL, ["demo"], Price(input=1.0, output=2.0)),
+    ("gpt-4o-mini", [], Price(input=0.15, output=0.60, cached_input=0.075)),
+    ("claude-sonnet-4-5", [], Price(input=3.0, output=15.0, cached_input=0.30, cache_write=3.75)),
+    ("gemini-2.5-flash", [], Price(input=0.30, output=2.50, cached_input=0.075)),
+    ("text-embedding-3-small", [], Price(input=0.02)),
+    ("gpt-image-1", [], Price(image=0.04)),
+    ("tts-1", [], Price(character=15.0)),
+    ("whisper-1", [], Price(second=0.0001)),
+)
+
+
 def embedded_config() -> Config:
-    """No file: SQLite in the data directory and a built-in echo model."""
+    """No file: SQLite in the data directory and the demo models on the built-in echo upstream."""
     demo = Provider(name=DEMO_PROVIDER, dialect="openai", base_url="builtin:echo")
-    model = Model(
-        id=DEMO_MODEL,
-        aliases=["demo"],
-        price=Price(input=1.0, output=2.0),
-        routes=[Route(provider=DEMO_PROVIDER, model=DEMO_MODEL)],
-    )
-    return finalize(Config(providers=[demo], models=[model]))
+    models = [
+        Model(id=id_, aliases=aliases, price=price, routes=[Route(provider=DEMO_PROVIDER, model=f"echo/{id_}")])
+        for id_, aliases, price in DEMO_MODELS
+    ]
+    return finalize(Config(providers=[demo], models=models))
 
 
 def load_config(path: str | None) -> Config:
@@ -168,6 +196,8 @@ def load_config(path: str | None) -> Config:
         return embedded_config()
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigNotFound(path) from exc
     except OSError as exc:
         raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], path) from exc
     return parse_config(text, source=path)

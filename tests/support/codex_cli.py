@@ -26,7 +26,7 @@ from tests.support import node_clients
 from tests.support.node_clients import HeadlessRun
 
 PACKAGE = "@openai/codex"
-KEY_VARIABLE = "WEIR_API_KEY"
+KEY_VARIABLE = "WEIR_KEY"
 
 
 def pinned_version() -> str:

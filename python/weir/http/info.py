@@ -1,4 +1,4 @@
-"""The small endpoints: the model lists, /healthz, /metrics.
+"""The small endpoints: the model lists, /healthz, /metrics, and / (where to go from there).
 
 The model list is answered in the shape of the client that asks: Gemini's for /v1beta/models and for Google
 clients (`x-goog-api-key`, `x-goog-api-client` or `?key=`) on /v1/models; Anthropic's when the request carries
@@ -13,6 +13,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from weir import __version__
 from weir.dialects.registry import ANTHROPIC_MESSAGES, GEMINI, OPENAI_CHAT, Dialect
 from weir.errors import ModelNotFound
 from weir.gateway import Gateway
@@ -87,6 +88,20 @@ class Info:
             headers = {k.decode(): v.decode() for k, v in dialect.headers(err, rid)}
             return Response(dialect.render(err, rid), status_code=err.status, headers=headers)
         return Response(orjson.dumps(model_object(shape, name, model)), media_type=JSON)
+
+    async def root(self, request: Request) -> Response:
+        """GET /: what this is and where to look, for a person or a probe that starts at the root."""
+        body: dict[str, Any] = {
+            "service": "weir",
+            "version": __version__,
+            "models": "/v1/models",
+            "health": "/healthz",
+            "metrics": "/metrics",
+            "docs": "README.md in Weir's source: every endpoint, error and setting, with curl recipes",
+        }
+        if self.gateway.config.is_demo:
+            body["demo"] = "embedded defaults: every model here is answered by the built-in echo upstream"
+        return Response(orjson.dumps(body), media_type=JSON)
 
     async def healthz(self, request: Request) -> Response:
         gw = self.gateway

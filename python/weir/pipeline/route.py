@@ -100,6 +100,9 @@ class ResolvedModel:
         self.token_encoding = config.token_encoding
 
 
+SERVED_NAMED = 10  # an unknown model's error names at most this many of the served models
+
+
 class ModelTable:
     def __init__(self, config: Config, upstreams: dict[str, Upstream]) -> None:
         self.models: list[ResolvedModel] = []
@@ -123,11 +126,15 @@ class ModelTable:
             self.models.append(resolved)
             for name in (m.id, *m.aliases):
                 self._by_name[name] = resolved
+        ids = [m.id for m in self.models]
+        more = f" and {len(ids) - SERVED_NAMED} more" if len(ids) > SERVED_NAMED else ""
+        self._served = f" Served here: {', '.join(ids[:SERVED_NAMED])}{more}; GET /v1/models lists them all."
 
     def resolve(self, name: str) -> ResolvedModel:
         model = self._by_name.get(name)
         if model is None:
-            raise ModelNotFound(f"The model {name!r} does not exist or is not served here.", param="model")
+            message = f"The model {name!r} does not exist or is not served here.{self._served}"
+            raise ModelNotFound(message, param="model")
         return model
 
 

@@ -1,7 +1,10 @@
 """The built-in demo upstream: an OpenAI-compatible echo served by Weir itself at /_demo/v1.
 
-The demo model reaches it over HTTP through the same upstream client as any real provider.
-Token counts are a rough estimate (4 bytes a token); the real counter arrives with the token-counting work.
+The embedded defaults' demo models reach it over HTTP through the same upstream client as any real provider, so
+every client dialect (Chat Completions, Responses, Messages, Gemini) gets to it by the same translation as to a
+real OpenAI upstream. It answers "Echo: <the last user message>", word by word when streaming, with usage counted
+as Weir's own local count does (BPE tokens of the text, plus 3 per message: `http/count_tokens.py`), so the demo's
+count_tokens and its bill agree. Its media endpoints are in `echo_media.py`.
 """
 
 from __future__ import annotations
@@ -14,19 +17,52 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from weir._native import count_tokens_many
 
-def _tokens(text: str) -> int:
-    return max(1, -(-len(text.encode()) // 4))
+ENCODING = "o200k_base"
+PER_MESSAGE = 3  # as Weir's local count frames each message (system prompts excepted)
+SYSTEM_ROLES = ("system", "developer")
+
+
+def texts_of(content: Any) -> list[str]:
+    """The text of a message's content: a string, or a list of parts of which the text ones count."""
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, list):
+        return [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return []
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    texts: list[str] = []
+    framing = 0
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") not in SYSTEM_ROLES:
+            framing += PER_MESSAGE
+        texts += texts_of(message.get("content"))
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or {}
+            texts += [str(function.get("name", "")), str(function.get("arguments", ""))]
+    for tool in body.get("tools") or []:
+        function = tool.get("function") or {}
+        texts += [str(function.get("name", "")), str(function.get("description") or "")]
+        if "parameters" in function:
+            texts.append(orjson.dumps(function["parameters"]).decode())
+    counted: int = count_tokens_many(texts, ENCODING)
+    return framing + counted
+
+
+def tokens(text: str) -> int:
+    counted: int = count_tokens_many([text], ENCODING)
+    return counted
 
 
 def _last_user_text(messages: list[Any]) -> str:
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            return " ".join(texts_of(message.get("content")))
     return ""
 
 
@@ -34,12 +70,8 @@ async def echo_chat(request: Request) -> Response:
     body = orjson.loads(await request.body())
     messages = body.get("messages") or []
     reply = "Echo: " + (_last_user_text(messages) or "(nothing to echo)")
-    prompt = _tokens(orjson.dumps(messages).decode())
-    usage = {
-        "prompt_tokens": prompt,
-        "completion_tokens": _tokens(reply),
-        "total_tokens": prompt + _tokens(reply),
-    }
+    prompt, completion = prompt_tokens(body), tokens(reply)
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
     base = {
         "id": f"chatcmpl-echo{time.time_ns()}",
         "created": int(time.time()),

@@ -1,0 +1,80 @@
+"""The `weir` command's own behaviour: what `models list` shows, and what a missing config file says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from weir.cli import main
+
+CONFIG = """
+[[providers]]
+name = "p"
+dialect = "openai"
+base_url = "http://127.0.0.1:9/v1"
+
+[[models]]
+id = "plain"
+price = { input = 0.5, output = 1.5 }
+routes = [{ provider = "p", model = "m" }]
+
+[[models]]
+id = "cached"
+price = { input = 3.0, output = 15.0, cached_input = 0.3, cache_write = 3.75 }
+routes = [{ provider = "p", model = "m" }]
+
+[[models]]
+id = "speech"
+price = { character = 15.0 }
+routes = [{ provider = "p", model = "tts" }]
+"""
+
+
+def models_list(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:
+    assert main([*args, "models", "list"]) == 0
+    rows: list[dict[str, object]] = orjson.loads(capsys.readouterr().out)
+    return rows
+
+
+def test_models_list_shows_the_prices_in_effect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "weir.toml"
+    config.write_text(CONFIG)
+    rows = {row["id"]: row for row in models_list(capsys, "--config", str(config))}
+    assert rows["plain"]["price_usd_per_1m_tokens"] == {
+        "input": 0.5,
+        "output": 1.5,
+        "cached_input": 0.5,  # not configured: billed at the input price, so shown as that
+        "cache_write": 0.5,
+    }
+    assert rows["cached"]["price_usd_per_1m_tokens"] == {
+        "input": 3.0,
+        "output": 15.0,
+        "cached_input": 0.3,
+        "cache_write": 3.75,
+    }
+    assert "price_usd_per_unit" not in rows["plain"]
+    assert rows["speech"]["price_usd_per_unit"] == {"character": 15.0}
+    assert rows["speech"]["routes"] == [{"provider": "p", "model": "tts"}]
+
+
+def test_the_embedded_defaults_list_the_demo_models(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("WEIR_CONFIG", raising=False)
+    rows = models_list(capsys)
+    assert {"demo-echo", "gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"} <= {r["id"] for r in rows}
+    assert all(r["routes"] == [{"provider": "demo", "model": f"echo/{r['id']}"}] for r in rows)
+
+
+def test_a_missing_config_file_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--config", "weir.toml", "accounts", "show", "alice"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"weir: {tmp_path / 'weir.toml'} not found.")
+    assert "deploy/weir.example.toml" in err and "leave out --config" in err
+    assert "invalid configuration" not in err
+    assert not (tmp_path / "weir.toml").exists()
