@@ -11,6 +11,7 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -39,11 +40,21 @@ class Server(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_upload_bytes: int = 25 * 1024 * 1024  # multipart uploads (/v1/audio/transcriptions): OpenAI's own limit
     max_sse_line_bytes: int = 1024 * 1024
     keepalive_seconds: float = 15.0  # translated streams: a keepalive event after this long without output
+    # Connections (README "Hardening"). A connection that has not sent a whole request head this long after it
+    # opened or after its last response is closed: the idle keep-alive timeout and the header-read timeout are
+    # one timer in granian (HTTP/1 header_read_timeout).
+    idle_timeout_seconds: float = 10.0
+    body_read_timeout_seconds: float = 30.0  # time spent waiting for a request body's bytes; then 408
+    max_connections: int = 4096  # open connections per worker (granian's backpressure); more wait in the backlog
+    backlog: int = 1024  # the kernel's queue of connections not yet accepted
+    access_log: bool = True  # one line per request on stdout (README "Hardening")
+    access_log_format: Literal["text", "json"] = "text"
     # granian tuning (see `granian --help`); the defaults are what bench/ measured best
     loop: Literal["auto", "asyncio", "uvloop"] = "uvloop"
     task_impl: Literal["asyncio", "rust"] = "asyncio"
-    http: Literal["auto", "1", "2"] = "auto"
-    backpressure: int | None = None  # most concurrent requests per worker; None: granian's default
+    # "auto" and "2" also serve HTTP/2 without TLS (h2c), but granian then never times out a connection that sends
+    # nothing at all; "1" closes those after idle_timeout_seconds.
+    http: Literal["auto", "1", "2"] = "1"
 
 
 class Storage(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -165,14 +176,15 @@ def parse_config(text: str, source: str | None = None) -> Config:
         raise ConfigError([f"not valid TOML: {exc}"], source) from exc
     problems: list[str] = []
     expanded = _expand(raw, "", problems)
+    secrets = _secrets(expanded)
     config = _decode(expanded, problems)
     if config is None or problems:
-        raise ConfigError(problems or ["the file could not be decoded"], source)
+        raise ConfigError(scrub(problems or ["the file could not be decoded"], secrets), source)
     config.source = source
     config = finalize(config)
     problems.extend(validate(config))
     if problems:
-        raise ConfigError(problems, source)
+        raise ConfigError(scrub(problems, secrets), source)
     return config
 
 
@@ -220,6 +232,51 @@ def _expand_string(value: str, path: str, problems: list[str]) -> str:
     return _ENV_REF.sub(substitute, value)
 
 
+# Settings whose values are secrets: a problem message never quotes them (README "Configuration").
+_SECRET_VALUES = frozenset(("pepper", "api_keys", "headers"))  # whole values: every string inside
+_SECRET_URLS = frozenset(("url", "redis_url", "base_url"))  # URLs: their user info
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/?#\s'\"]*)@")
+
+
+def redact_url(url: str) -> str:
+    """`url` with the user info's password (or a token standing alone in it) replaced by ***."""
+
+    def hide(match: re.Match[str]) -> str:
+        user, colon, _ = match.group("info").partition(":")
+        return f"{match.group('scheme')}{user}:***@" if colon else f"{match.group('scheme')}***@"
+
+    return _USERINFO.sub(hide, url)
+
+
+def _secrets(node: Any, secret: bool = False) -> set[str]:
+    """The secret strings in the raw configuration: values of secret settings, user info of URL settings."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _SECRET_URLS and isinstance(value, str):
+                for match in _USERINFO.finditer(value):
+                    found.update((match.group("info"), match.group("info").partition(":")[2]))
+            found |= _secrets(value, secret or key in _SECRET_VALUES)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _secrets(value, secret)
+    elif secret and isinstance(node, str | int | float):
+        found.add(str(node))
+    return {value for value in found if len(value) >= 4}  # a shorter one would blank out ordinary words
+
+
+def scrub(problems: list[str], secrets: set[str]) -> list[str]:
+    """The problems with every secret value and every URL's user info replaced by ***."""
+    out = []
+    for problem in problems:
+        problem = redact_url(problem)
+        for secret in sorted(secrets, key=len, reverse=True):
+            for form in (secret, repr(secret)[1:-1]):
+                problem = problem.replace(form, "***")
+        out.append(problem)
+    return out
+
+
 def _decode(raw: dict[str, Any], problems: list[str]) -> Config | None:
     """Decode section by section so that every bad section is reported, not just the first."""
     decoded: dict[str, Any] = {}
@@ -248,6 +305,7 @@ def _convert(value: Any, kind: type[msgspec.Struct], path: str, problems: list[s
         return None
 
 
+_RENAMED = {"server.backpressure": "server.max_connections"}  # old name -> new
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.S)
 
 
@@ -259,6 +317,8 @@ def _plain(message: str, path: str) -> str:
     msg = match.group("msg").replace("`", "")
     if msg.startswith("Object contains unknown field "):
         field = msg.removeprefix("Object contains unknown field ")
+        if f"{where}.{field}" in _RENAMED:
+            return f"{where}.{field}: renamed; write {_RENAMED[f'{where}.{field}']}"
         return f"{where}.{field}: unknown setting"
     if msg.startswith("Object missing required field "):
         field = msg.removeprefix("Object missing required field ")
@@ -297,11 +357,20 @@ def validate(config: Config) -> list[str]:
         problems.append(f"server.max_upload_bytes: must be at least 1024, got {s.max_upload_bytes}")
     if s.keepalive_seconds <= 0:
         problems.append(f"server.keepalive_seconds: must be greater than 0, got {s.keepalive_seconds}")
+    for field in ("idle_timeout_seconds", "body_read_timeout_seconds"):
+        if not 0 < getattr(s, field) <= 3600:
+            problems.append(f"server.{field}: must be greater than 0 and at most 3600, got {getattr(s, field)}")
+    if s.max_connections < 16:
+        problems.append(f"server.max_connections: must be at least 16, got {s.max_connections}")
+    if s.backlog < 128:
+        problems.append(f"server.backlog: must be at least 128, got {s.backlog}")
     if s.max_sse_line_bytes < 1024:
         problems.append(f"server.max_sse_line_bytes: must be at least 1024, got {s.max_sse_line_bytes}")
     url = config.storage.url
     if not url.startswith(("sqlite://", "postgresql://", "postgres://")):
-        problems.append(f"storage.url: expected sqlite:///path or postgresql://..., got {url!r}")
+        problems.append(f"storage.url: expected sqlite:///path or postgresql://..., got {redact_url(url)!r}")
+    elif not url.startswith("sqlite://") and (reason := _url_problem(url)):
+        problems.append(f"storage.url: {reason}, got {redact_url(url)!r}")
     if config.storage.usage_queue_size < 1 or config.storage.usage_batch_size < 1:
         problems.append("storage.usage_queue_size and storage.usage_batch_size: must be at least 1")
     if config.storage.response_retention_days < 0:
@@ -327,7 +396,9 @@ def _validate_providers(providers: list[Provider]) -> list[str]:
             problems.append(f"{at}.name: the provider {p.name!r} is defined twice")
         seen.add(p.name)
         if p.base_url != "builtin:echo" and not p.base_url.startswith(("http://", "https://")):
-            problems.append(f"{at}.base_url: expected an http:// or https:// URL, got {p.base_url!r}")
+            problems.append(f"{at}.base_url: expected an http:// or https:// URL, got {redact_url(p.base_url)!r}")
+        elif p.base_url != "builtin:echo" and (reason := _url_problem(p.base_url)):
+            problems.append(f"{at}.base_url: {reason}, got {redact_url(p.base_url)!r}")
         if p.wire_api != "chat" and p.dialect != "openai":
             problems.append(f"{at}.wire_api: only 'openai' providers choose their API; {p.dialect!r} has one")
         for j, key in enumerate(p.api_keys):
@@ -372,6 +443,15 @@ def _validate_models(models: list[Model], providers: set[str]) -> list[str]:
             if not r.model:
                 problems.append(f"{at}.routes[{j}].model: must not be empty")
     return problems
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes `url` unusable (an unreadable port, say), or None."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return "the port is not a number from 0 to 65535"
+    return "the port must not be 0" if port == 0 else None
 
 
 def self_url(config: Config) -> str:

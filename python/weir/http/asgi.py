@@ -1,4 +1,4 @@
-"""Small pure-ASGI helpers for the hot endpoints: read a capped body, send a whole response."""
+"""Small pure-ASGI helpers for the hot endpoints: read a capped body in bounded time, send a whole response."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import itertools
 import secrets
+import time
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from weir.errors import InvalidRequest, PayloadTooLarge
+from weir.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -33,8 +34,31 @@ def request_id() -> str:
     return f"{_ID_PREFIX}{next(_id_counter):010x}"
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing with 413 as soon as it is known to exceed `limit`."""
+class BodyTimer:
+    """How long a request may still wait for its body's bytes, over all its reads together: a client that sends
+    its body slowly (slow-loris) gets 408 once it has made Weir wait `seconds` in all. Time Weir spends elsewhere
+    (on the upstream, say) does not count."""
+
+    __slots__ = ("left", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.left = seconds
+
+    async def receive(self, receive: Receive) -> Message:
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.left):
+                return await receive()
+        except TimeoutError:
+            raise RequestTimeout(self.seconds) from None
+        finally:
+            self.left -= time.monotonic() - started
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
+    """The whole request body, refusing with 413 as soon as it is known to exceed `limit`, and with 408 when the
+    client makes Weir wait more than `timeout` seconds for it."""
     declared = header(scope, b"content-length")
     if declared is not None:
         try:
@@ -44,8 +68,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             raise InvalidRequest("The Content-Length header is not a number.") from exc
     chunks: list[bytes] = []
     size = 0
+    timer = BodyTimer(timeout)
     while True:
-        message: Message = await receive()
+        message = await timer.receive(receive)
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk = message.get("body", b"")

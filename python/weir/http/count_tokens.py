@@ -83,8 +83,9 @@ class CountTokens:
     async def _count(self, scope: Scope, receive: Receive, rid: str) -> tuple[int, bytes]:
         gw = self.gateway
         presented = extract_key(scope["headers"], scope.get("query_string", b""), gw.extra_key_headers)
-        raw = await read_body(scope, receive, gw.config.server.max_body_bytes)
-        await gw.auth.authenticate(presented, "inference")
+        await gw.auth.authenticate(presented, "inference")  # first: no reading bodies for strangers
+        server = gw.config.server
+        raw = await read_body(scope, receive, server.max_body_bytes, server.body_read_timeout_seconds)
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

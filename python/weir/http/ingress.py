@@ -97,8 +97,9 @@ class Ingress:
     async def _admit(self, scope: Scope, receive: Receive, rid: str) -> tuple[Call, Parsed]:
         gw = self.gateway
         presented = extract_key(scope["headers"], scope.get("query_string", b""), gw.extra_key_headers)
-        raw = await read_body(scope, receive, gw.config.server.max_body_bytes)
-        principal = await gw.auth.authenticate(presented, "inference")
+        principal = await gw.auth.authenticate(presented, "inference")  # first: no reading bodies for strangers
+        server = gw.config.server
+        raw = await read_body(scope, receive, server.max_body_bytes, server.body_read_timeout_seconds)
         parsed = self.parse(raw, scope)
         model = gw.models.resolve(parsed.model)
         admit(principal, gw.wallets)

@@ -44,8 +44,9 @@ class JsonEndpoint(MediaEndpoint):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = request_id()
         try:
-            raw = await read_body(scope, receive, self.gateway.config.server.max_body_bytes)
-            principal = await self.authenticate(scope)
+            principal = await self.authenticate(scope)  # first: no reading bodies for strangers
+            server = self.gateway.config.server
+            raw = await read_body(scope, receive, server.max_body_bytes, server.body_read_timeout_seconds)
             payload = json_object(raw)
             self.check(payload)
             call = self.begin(principal, payload["model"], rid, self.stream)

@@ -72,7 +72,7 @@ class Transcriptions(MediaEndpoint):
             raise too_large(limit)
         named = header(scope, b"x-weir-model")
         call = self.begin(principal, named.decode("latin-1"), rid) if named else None
-        upload = Upload(receive, scanner, limit, declared)
+        upload = Upload(receive, scanner, limit, declared, self.gateway.config.server.body_read_timeout_seconds)
         await upload.read_model_field()
         if call is None:
             if scanner.model is None:
