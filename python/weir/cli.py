@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 
 from weir import __version__, keys, server
-from weir.config import DEMO_MODEL, Config, ConfigError, load_config, self_url, usd_to_microcents
+from weir.config import DEMO_MODEL, Config, ConfigError, load_config, redact_url, self_url, usd_to_microcents
 from weir.keys import load_pepper
-from weir.store import open_store
+from weir.store import open_store, provision
 from weir.store.base import NotFound as StoreNotFound
 from weir.store.base import Store, StoreError
 from weir.store.records import KeyKind
@@ -56,7 +56,7 @@ async def _with_store(config: Config, action: Callable[[Store], Awaitable[None]]
     config.data_path.mkdir(parents=True, exist_ok=True)
     store = await open_store(config.storage.url)
     try:
-        await store.migrate()
+        await provision.prepare(store, config.data_path, redact_url(config.storage.url), create=False)
         await action(store)
     finally:
         await store.close()
@@ -166,7 +166,7 @@ def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
         config.data_path.mkdir(parents=True, exist_ok=True)
         store = await open_store(config.storage.url)
         try:
-            applied = await store.migrate()
+            applied = await provision.prepare(store, config.data_path, redact_url(config.storage.url), create=True)
         finally:
             await store.close()
         sys.stdout.write(f"applied migrations: {applied}\n" if applied else "the database is up to date\n")

@@ -8,15 +8,16 @@ import logging
 from pathlib import Path
 
 from weir.billing.wallets import Wallets
-from weir.config import Config, self_url
+from weir.config import Config, redact_url, self_url
 from weir.keys import load_pepper
 from weir.observability.metrics import flush_all, flush_every
 from weir.pipeline.authenticate import Authenticator
 from weir.pipeline.conversations import Conversations
 from weir.pipeline.route import ModelTable
 from weir.pipeline.settle import Settler
-from weir.store import open_store
+from weir.store import open_store, provision
 from weir.store.base import Store
+from weir.store.health import WriteHealth
 from weir.upstreams.provider import Upstream
 
 log = logging.getLogger("weir")
@@ -33,6 +34,7 @@ class Gateway:
         self.models = ModelTable(config, self.upstreams)
         self.extra_key_headers = frozenset(h.lower().encode() for h in config.auth.extra_key_headers)
         self._store: Store | None = None
+        self._health: WriteHealth | None = None
         self._auth: Authenticator | None = None
         self._settler: Settler | None = None
         self._conversations: Conversations | None = None
@@ -42,6 +44,11 @@ class Gateway:
     def store(self) -> Store:
         assert self._store is not None, "the gateway is not open"
         return self._store
+
+    @property
+    def health(self) -> WriteHealth:
+        assert self._health is not None, "the gateway is not open"
+        return self._health
 
     @property
     def auth(self) -> Authenticator:
@@ -59,17 +66,19 @@ class Gateway:
         return self._conversations
 
     async def open(self) -> None:
-        Path(self.config.data_path).mkdir(parents=True, exist_ok=True)
-        store = await open_store(self.config.storage.url)
-        await store.migrate()
-        self._store = store
         cfg = self.config
+        Path(cfg.data_path).mkdir(parents=True, exist_ok=True)
+        store = await open_store(cfg.storage.url)
+        await provision.prepare(store, cfg.data_path, redact_url(cfg.storage.url), create=False)
+        self._store = store
+        self._health = WriteHealth(store)
         self._auth = Authenticator(store, load_pepper(cfg), self.wallets, cfg.auth.key_cache_ttl_seconds)
         self._settler = Settler(
             store,
             self.wallets,
             queue_size=cfg.storage.usage_queue_size,
             batch_size=cfg.storage.usage_batch_size,
+            health=self._health,
         )
         self._settler.start()
         self._conversations = Conversations(store, retention_days=cfg.storage.response_retention_days)
