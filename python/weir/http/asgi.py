@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import itertools
 import secrets
-import time
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
-from weir.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
+from weir.errors import InvalidRequest, PayloadTooLarge
+from weir.http.body_timer import BodyTimer
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -32,28 +32,6 @@ def request_id() -> str:
     """A new request id. Always Weir's own: it keys the usage record, so a caller must not be able to choose it
     (a repeated id would make a second call free)."""
     return f"{_ID_PREFIX}{next(_id_counter):010x}"
-
-
-class BodyTimer:
-    """How long a request may still wait for its body's bytes, over all its reads together: a client that sends
-    its body slowly (slow-loris) gets 408 once it has made Weir wait `seconds` in all. Time Weir spends elsewhere
-    (on the upstream, say) does not count."""
-
-    __slots__ = ("left", "seconds")
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.left = seconds
-
-    async def receive(self, receive: Receive) -> Message:
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(self.left):
-                return await receive()
-        except TimeoutError:
-            raise RequestTimeout(self.seconds) from None
-        finally:
-            self.left -= time.monotonic() - started
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:

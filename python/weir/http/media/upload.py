@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from starlette.types import Receive
 
 from weir.errors import GatewayError, InvalidRequest, PayloadTooLarge
-from weir.http.asgi import BodyTimer, ClientGone
+from weir.http.asgi import ClientGone
+from weir.http.body_timer import BodyTimer
 from weir.http.media.form import FormScanner
 
 VIRTUAL_CRLF = 2  # the scanner reads the body as if it began with CRLF
