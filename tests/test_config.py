@@ -226,7 +226,7 @@ def test_secret_settings_are_never_quoted(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_scrub_also_hides_a_secret_quoted_by_repr() -> None:
-    from weir.config import scrub
+    from weir.redact import scrub
 
     secret = "back\\slash-secret"
     assert scrub([f"x: got {secret!r}", "postgresql://u:pw@h/db"], {secret}) == [

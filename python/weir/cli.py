@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 
 from weir import __version__, keys, server
-from weir.config import DEMO_MODEL, Config, ConfigError, load_config, redact_url, self_url, usd_to_microcents
+from weir.config import DEMO_MODEL, Config, ConfigError, load_config, self_url, usd_to_microcents
 from weir.keys import load_pepper
+from weir.redact import redact_url
 from weir.store import open_store, provision
 from weir.store.base import NotFound as StoreNotFound
 from weir.store.base import Store, StoreError

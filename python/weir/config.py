@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from weir.redact import redact_url, scrub, secrets_in
+
 Dialect = Literal["openai", "anthropic", "gemini"]
 
 DEMO_PROVIDER = "demo"
@@ -176,7 +178,7 @@ def parse_config(text: str, source: str | None = None) -> Config:
         raise ConfigError([f"not valid TOML: {exc}"], source) from exc
     problems: list[str] = []
     expanded = _expand(raw, "", problems)
-    secrets = _secrets(expanded)
+    secrets = secrets_in(expanded)
     config = _decode(expanded, problems)
     if config is None or problems:
         raise ConfigError(scrub(problems or ["the file could not be decoded"], secrets), source)
@@ -230,51 +232,6 @@ def _expand_string(value: str, path: str, problems: list[str]) -> str:
         return ""
 
     return _ENV_REF.sub(substitute, value)
-
-
-# Settings whose values are secrets: a problem message never quotes them (README "Configuration").
-_SECRET_VALUES = frozenset(("pepper", "api_keys", "headers"))  # whole values: every string inside
-_SECRET_URLS = frozenset(("url", "redis_url", "base_url"))  # URLs: their user info
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/?#\s'\"]*)@")
-
-
-def redact_url(url: str) -> str:
-    """`url` with the user info's password (or a token standing alone in it) replaced by ***."""
-
-    def hide(match: re.Match[str]) -> str:
-        user, colon, _ = match.group("info").partition(":")
-        return f"{match.group('scheme')}{user}:***@" if colon else f"{match.group('scheme')}***@"
-
-    return _USERINFO.sub(hide, url)
-
-
-def _secrets(node: Any, secret: bool = False) -> set[str]:
-    """The secret strings in the raw configuration: values of secret settings, user info of URL settings."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in _SECRET_URLS and isinstance(value, str):
-                for match in _USERINFO.finditer(value):
-                    found.update((match.group("info"), match.group("info").partition(":")[2]))
-            found |= _secrets(value, secret or key in _SECRET_VALUES)
-    elif isinstance(node, list):
-        for value in node:
-            found |= _secrets(value, secret)
-    elif secret and isinstance(node, str | int | float):
-        found.add(str(node))
-    return {value for value in found if len(value) >= 4}  # a shorter one would blank out ordinary words
-
-
-def scrub(problems: list[str], secrets: set[str]) -> list[str]:
-    """The problems with every secret value and every URL's user info replaced by ***."""
-    out = []
-    for problem in problems:
-        problem = redact_url(problem)
-        for secret in sorted(secrets, key=len, reverse=True):
-            for form in (secret, repr(secret)[1:-1]):
-                problem = problem.replace(form, "***")
-        out.append(problem)
-    return out
 
 
 def _decode(raw: dict[str, Any], problems: list[str]) -> Config | None:

@@ -8,13 +8,14 @@ import logging
 from pathlib import Path
 
 from weir.billing.wallets import Wallets
-from weir.config import Config, redact_url, self_url
+from weir.config import Config, self_url
 from weir.keys import load_pepper
 from weir.observability.metrics import flush_all, flush_every
 from weir.pipeline.authenticate import Authenticator
 from weir.pipeline.conversations import Conversations
 from weir.pipeline.route import ModelTable
 from weir.pipeline.settle import Settler
+from weir.redact import redact_url
 from weir.store import open_store, provision
 from weir.store.base import Store
 from weir.store.health import WriteHealth
