@@ -205,3 +205,82 @@ def test_a_missing_file_is_not_an_invalid_configuration(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as unreadable:  # a directory: there, but not readable as a file
         load_config(str(tmp_path))
     assert "cannot read the file" in str(unreadable.value)
+
+
+SECRET = "s3cret-Value-9f8e7d"
+
+
+def assert_hidden(found: list[str], *secrets: str) -> None:
+    text = "\n".join(found)
+    for secret in secrets:
+        assert secret not in text, text
+
+
+def test_a_bad_storage_url_is_reported_without_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    for url, reason in (
+        (f"postgresql://weir:{SECRET}@db:notaport/weir", "the port is not a number from 0 to 65535"),
+        (f"mysql://weir:{SECRET}@db/weir", "expected sqlite:///path or postgresql://..."),
+    ):
+        found = problems(GOOD.replace("sqlite:///var/lib/weir/weir.db", url))
+        assert len(found) == 1 and found[0].startswith(f"storage.url: {reason}"), found
+        assert "weir:***@db" in found[0]
+        assert_hidden(found, SECRET)
+
+
+def test_a_url_with_only_a_token_in_its_user_info_hides_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    found = problems(GOOD.replace("https://api.openai.com/v1", f"ftp://{SECRET}@proxy.example/v1"))
+    assert found == ["providers[0].base_url: expected an http:// or https:// URL, got 'ftp://***@proxy.example/v1'"]
+
+
+def test_secret_settings_are_never_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wrong-typed api_keys entries, a short pepper, a header value: the message names the setting, not the value
+    (from the file or from the environment)."""
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("SHORT_PEPPER", "pepper-short")
+    cases = [
+        GOOD.replace('api_keys = ["${OPENAI_API_KEY}"]', f'api_keys = "{SECRET}"'),
+        GOOD.replace('api_keys = ["${OPENAI_API_KEY}"]', f'api_keys = [{{ key = "{SECRET}" }}]'),
+        GOOD.replace('api_keys = ["${OPENAI_API_KEY}"]', 'api_keys = ["${OPENAI_API_KEY}", 123456789]'),
+        GOOD.replace('api_keys = ["${OPENAI_API_KEY}"]', f'headers = {{ "Authorization" = ["{SECRET}"] }}'),
+        GOOD + '\n[auth]\npepper = "${SHORT_PEPPER}"\n',
+        GOOD.replace('api_keys = ["${OPENAI_API_KEY}"]', f'api_keys = ["{SECRET}]'),  # not even TOML
+    ]
+    for text in cases:
+        found = problems(text)
+        assert found, text
+        assert_hidden(found, SECRET, "123456789", "pepper-short")
+    assert problems(cases[0]) == ["providers[0].api_keys: expected array, got str"]
+    assert problems(cases[4]) == ["auth.pepper: must be at least 16 characters"]
+
+
+def test_scrub_also_hides_a_secret_quoted_by_repr() -> None:
+    from weir.redact import scrub
+
+    secret = "back\\slash-secret"
+    assert scrub([f"x: got {secret!r}", "postgresql://u:pw@h/db"], {secret}) == [
+        "x: got '***'",
+        "postgresql://u:***@h/db",
+    ]
+
+
+def test_the_connection_settings_and_a_renamed_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    server = parse_config(GOOD).server
+    assert (server.idle_timeout_seconds, server.body_read_timeout_seconds) == (10.0, 30.0)
+    assert (server.max_connections, server.backlog, server.http) == (4096, 1024, "1")
+    assert (server.access_log, server.access_log_format) == (True, "text")
+    bad = GOOD.replace(
+        "workers = 1",
+        "workers = 1\nidle_timeout_seconds = 0\nbody_read_timeout_seconds = 7200\nmax_connections = 8\nbacklog = 1",
+    )
+    assert problems(bad) == [
+        "server.idle_timeout_seconds: must be greater than 0 and at most 3600, got 0.0",
+        "server.body_read_timeout_seconds: must be greater than 0 and at most 3600, got 7200.0",
+        "server.max_connections: must be at least 16, got 8",
+        "server.backlog: must be at least 128, got 1",
+    ]
+    assert problems(GOOD.replace("workers = 1", "workers = 1\nbackpressure = 64")) == [
+        "server.backpressure: renamed; write server.max_connections"
+    ]

@@ -17,6 +17,7 @@ from weir.config import Config, load_config
 from weir.dialects.openai_chat import errors as openai_errors
 from weir.errors import GatewayError, InvalidRequest, NotFound
 from weir.gateway import Gateway
+from weir.http.access import AccessLog
 from weir.http.asgi import request_id
 from weir.http.chat import ChatCompletions
 from weir.http.count_tokens import CountTokens
@@ -83,7 +84,9 @@ def create_app(config: Config | None = None) -> ASGIApp:
         exception_handlers={HTTPException: http_error, Exception: internal_error},
     )
     app.state.gateway = gateway
-    return HotPaths(app, hot, prefixes)
+    server = config.server
+    access_log = AccessLog(server.access_log_format) if server.access_log else None
+    return HotPaths(app, hot, prefixes, access_log)
 
 
 def _render(request: Request, err: GatewayError) -> Response:

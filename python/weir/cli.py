@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 
-from weir import __version__, keys
+from weir import __version__, keys, server
 from weir.config import DEMO_MODEL, Config, ConfigError, Price, load_config, self_url, usd_to_microcents
 from weir.keys import load_pepper
-from weir.store import open_store
+from weir.redact import redact_url
+from weir.store import open_store, provision
 from weir.store.base import NotFound as StoreNotFound
 from weir.store.base import Store, StoreError
 from weir.store.records import KeyKind
@@ -56,7 +57,7 @@ async def _with_store(config: Config, action: Callable[[Store], Awaitable[None]]
     config.data_path.mkdir(parents=True, exist_ok=True)
     store = await open_store(config.storage.url)
     try:
-        await store.migrate()
+        await provision.prepare(store, config.data_path, redact_url(config.storage.url), create=False)
         await action(store)
     finally:
         await store.close()
@@ -173,7 +174,7 @@ def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
         config.data_path.mkdir(parents=True, exist_ok=True)
         store = await open_store(config.storage.url)
         try:
-            applied = await store.migrate()
+            applied = await provision.prepare(store, config.data_path, redact_url(config.storage.url), create=True)
         finally:
             await store.close()
         sys.stdout.write(f"applied migrations: {applied}\n" if applied else "the database is up to date\n")
@@ -230,33 +231,24 @@ def cmd_serve(args: argparse.Namespace, config_path: str | None) -> None:
         os.environ["WEIR_CONFIG"] = config_path
     else:
         os.environ.pop("WEIR_CONFIG", None)
-    if config.is_demo:
-        sys.stderr.write(_demo_banner(config, asyncio.run(_bootstrap_demo(config))) + "\n")
-    else:
-        asyncio.run(_with_store(config, _noop))  # migrate once, before the workers start
-    if config.server.workers > 1:
-        metrics_dir = config.data_path / f"prometheus-{config.server.port}"
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-        metrics_dir.mkdir(parents=True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces, Loops, TaskImpl
-
-    s = config.server
-    server = Granian(
-        "weir.app:create_app",
-        factory=True,
-        address=s.host,
-        port=s.port,
-        workers=s.workers,
-        interface=Interfaces.ASGI,
-        loop=Loops(s.loop),
-        task_impl=TaskImpl(s.task_impl),
-        http=HTTPModes(s.http),
-        backpressure=s.backpressure,
-        log_access=False,
-    )
-    server.serve()
+    try:
+        address_lock = server.claim_address(config.server.host, config.server.port)  # held until serve returns
+    except server.AddressInUse as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        if config.is_demo:
+            sys.stderr.write(_demo_banner(config, asyncio.run(_bootstrap_demo(config))) + "\n")
+        else:
+            asyncio.run(_with_store(config, _noop))  # migrate once, before the workers start
+        if config.server.workers > 1:
+            metrics_dir = config.data_path / f"prometheus-{config.server.port}"
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            metrics_dir.mkdir(parents=True)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        server.serve(config)
+    finally:
+        if address_lock is not None:
+            address_lock.close()
 
 
 async def _noop(store: Store) -> None:

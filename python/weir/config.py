@@ -11,8 +11,11 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 import msgspec
+
+from weir.redact import redact_url, scrub, secrets_in
 
 Dialect = Literal["openai", "anthropic", "gemini"]
 
@@ -53,11 +56,21 @@ class Server(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_upload_bytes: int = 25 * 1024 * 1024  # multipart uploads (/v1/audio/transcriptions): OpenAI's own limit
     max_sse_line_bytes: int = 1024 * 1024
     keepalive_seconds: float = 15.0  # translated streams: a keepalive event after this long without output
+    # Connections (README "Hardening"). A connection that has not sent a whole request head this long after it
+    # opened or after its last response is closed: the idle keep-alive timeout and the header-read timeout are
+    # one timer in granian (HTTP/1 header_read_timeout).
+    idle_timeout_seconds: float = 10.0
+    body_read_timeout_seconds: float = 30.0  # time spent waiting for a request body's bytes; then 408
+    max_connections: int = 4096  # open connections per worker (granian's backpressure); more wait in the backlog
+    backlog: int = 1024  # the kernel's queue of connections not yet accepted
+    access_log: bool = True  # one line per request on stdout (README "Hardening")
+    access_log_format: Literal["text", "json"] = "text"
     # granian tuning (see `granian --help`); the defaults are what bench/ measured best
     loop: Literal["auto", "asyncio", "uvloop"] = "uvloop"
     task_impl: Literal["asyncio", "rust"] = "asyncio"
-    http: Literal["auto", "1", "2"] = "auto"
-    backpressure: int | None = None  # most concurrent requests per worker; None: granian's default
+    # "auto" and "2" also serve HTTP/2 without TLS (h2c), but granian then never times out a connection that sends
+    # nothing at all; "1" closes those after idle_timeout_seconds.
+    http: Literal["auto", "1", "2"] = "1"
 
 
 class Storage(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -210,14 +223,15 @@ def parse_config(text: str, source: str | None = None) -> Config:
         raise ConfigError([f"not valid TOML: {exc}"], source) from exc
     problems: list[str] = []
     expanded = _expand(raw, "", problems)
+    secrets = secrets_in(expanded)
     config = _decode(expanded, problems)
     if config is None or problems:
-        raise ConfigError(problems or ["the file could not be decoded"], source)
+        raise ConfigError(scrub(problems or ["the file could not be decoded"], secrets), source)
     config.source = source
     config = finalize(config)
     problems.extend(validate(config))
     if problems:
-        raise ConfigError(problems, source)
+        raise ConfigError(scrub(problems, secrets), source)
     return config
 
 
@@ -293,6 +307,7 @@ def _convert(value: Any, kind: type[msgspec.Struct], path: str, problems: list[s
         return None
 
 
+_RENAMED = {"server.backpressure": "server.max_connections"}  # old name -> new
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.S)
 
 
@@ -304,6 +319,8 @@ def _plain(message: str, path: str) -> str:
     msg = match.group("msg").replace("`", "")
     if msg.startswith("Object contains unknown field "):
         field = msg.removeprefix("Object contains unknown field ")
+        if f"{where}.{field}" in _RENAMED:
+            return f"{where}.{field}: renamed; write {_RENAMED[f'{where}.{field}']}"
         return f"{where}.{field}: unknown setting"
     if msg.startswith("Object missing required field "):
         field = msg.removeprefix("Object missing required field ")
@@ -342,11 +359,20 @@ def validate(config: Config) -> list[str]:
         problems.append(f"server.max_upload_bytes: must be at least 1024, got {s.max_upload_bytes}")
     if s.keepalive_seconds <= 0:
         problems.append(f"server.keepalive_seconds: must be greater than 0, got {s.keepalive_seconds}")
+    for field in ("idle_timeout_seconds", "body_read_timeout_seconds"):
+        if not 0 < getattr(s, field) <= 3600:
+            problems.append(f"server.{field}: must be greater than 0 and at most 3600, got {getattr(s, field)}")
+    if s.max_connections < 16:
+        problems.append(f"server.max_connections: must be at least 16, got {s.max_connections}")
+    if s.backlog < 128:
+        problems.append(f"server.backlog: must be at least 128, got {s.backlog}")
     if s.max_sse_line_bytes < 1024:
         problems.append(f"server.max_sse_line_bytes: must be at least 1024, got {s.max_sse_line_bytes}")
     url = config.storage.url
     if not url.startswith(("sqlite://", "postgresql://", "postgres://")):
-        problems.append(f"storage.url: expected sqlite:///path or postgresql://..., got {url!r}")
+        problems.append(f"storage.url: expected sqlite:///path or postgresql://..., got {redact_url(url)!r}")
+    elif not url.startswith("sqlite://") and (reason := _url_problem(url)):
+        problems.append(f"storage.url: {reason}, got {redact_url(url)!r}")
     if config.storage.usage_queue_size < 1 or config.storage.usage_batch_size < 1:
         problems.append("storage.usage_queue_size and storage.usage_batch_size: must be at least 1")
     if config.storage.response_retention_days < 0:
@@ -390,7 +416,9 @@ def _validate_providers(providers: list[Provider]) -> list[str]:
             problems.append(f"{at}.name: the provider {p.name!r} is defined twice")
         seen.add(p.name)
         if p.base_url != "builtin:echo" and not p.base_url.startswith(("http://", "https://")):
-            problems.append(f"{at}.base_url: expected an http:// or https:// URL, got {p.base_url!r}")
+            problems.append(f"{at}.base_url: expected an http:// or https:// URL, got {redact_url(p.base_url)!r}")
+        elif p.base_url != "builtin:echo" and (reason := _url_problem(p.base_url)):
+            problems.append(f"{at}.base_url: {reason}, got {redact_url(p.base_url)!r}")
         if p.wire_api != "chat" and p.dialect != "openai":
             problems.append(f"{at}.wire_api: only 'openai' providers choose their API; {p.dialect!r} has one")
         for j, key in enumerate(p.api_keys):
@@ -439,6 +467,15 @@ def _validate_models(models: list[Model], providers: set[str]) -> list[str]:
             if r.weight < 1:
                 problems.append(f"{at}.routes[{j}].weight: must be at least 1, got {r.weight}")
     return problems
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes `url` unusable (an unreadable port, say), or None."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return "the port is not a number from 0 to 65535"
+    return "the port must not be 0" if port == 0 else None
 
 
 def self_url(config: Config) -> str:

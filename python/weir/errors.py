@@ -81,6 +81,19 @@ class PayloadTooLarge(GatewayError):
     code = "request_too_large"
 
 
+class RequestTimeout(GatewayError):
+    """The client took longer than `server.body_read_timeout_seconds` to send its request body."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The request body did not arrive within {seconds:g} seconds (server.body_read_timeout_seconds)."
+        )
+
+
 class UnsupportedMediaType(GatewayError):
     status = 415
     type = "invalid_request_error"

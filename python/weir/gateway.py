@@ -16,8 +16,10 @@ from weir.pipeline.conversations import Conversations
 from weir.pipeline.exchange import Exchange
 from weir.pipeline.route import ModelTable, Router
 from weir.pipeline.settle import Settler
-from weir.store import open_store
+from weir.redact import redact_url
+from weir.store import open_store, provision
 from weir.store.base import Store, StoreError
+from weir.store.health import WriteHealth
 from weir.upstreams.provider import Upstream
 from weir.upstreams.sync import ProviderSync
 from weir.upstreams.transport import Transport
@@ -41,6 +43,7 @@ class Gateway:
         self.router = Router(config.routing)
         self.extra_key_headers = frozenset(h.lower().encode() for h in config.auth.extra_key_headers)
         self._store: Store | None = None
+        self._health: WriteHealth | None = None
         self._auth: Authenticator | None = None
         self._settler: Settler | None = None
         self._conversations: Conversations | None = None
@@ -52,6 +55,11 @@ class Gateway:
     def store(self) -> Store:
         assert self._store is not None, "the gateway is not open"
         return self._store
+
+    @property
+    def health(self) -> WriteHealth:
+        assert self._health is not None, "the gateway is not open"
+        return self._health
 
     @property
     def auth(self) -> Authenticator:
@@ -74,17 +82,19 @@ class Gateway:
         return self._conversations
 
     async def open(self) -> None:
-        Path(self.config.data_path).mkdir(parents=True, exist_ok=True)
-        store = await open_store(self.config.storage.url)
-        await store.migrate()
-        self._store = store
         cfg = self.config
+        Path(cfg.data_path).mkdir(parents=True, exist_ok=True)
+        store = await open_store(cfg.storage.url)
+        await provision.prepare(store, cfg.data_path, redact_url(cfg.storage.url), create=False)
+        self._store = store
+        self._health = WriteHealth(store)
         self._auth = Authenticator(store, load_pepper(cfg), self.wallets, cfg.auth.key_cache_ttl_seconds)
         self._settler = Settler(
             store,
             self.wallets,
             queue_size=cfg.storage.usage_queue_size,
             batch_size=cfg.storage.usage_batch_size,
+            health=self._health,
         )
         self._settler.start()
         self._exchange = Exchange(

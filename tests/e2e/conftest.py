@@ -100,7 +100,10 @@ MEDIA_MODELS = [  # (id, aliases, provider, upstream model)
 ]
 
 
-def write_config(path: Path, port: int, upstream: str, storage_url: str, data_dir: Path) -> None:
+def write_config(
+    path: Path, port: int, upstream: str, storage_url: str, data_dir: Path, server_extra: str = ""
+) -> None:
+    """The gateway's configuration; `server_extra` holds more `[server]` lines."""
     price = f"{{ input = {PRICE['input']}, output = {PRICE['output']}, cached_input = {PRICE['cached_input']} }}"
     models = "".join(
         f"""
@@ -132,7 +135,7 @@ data_dir = "{data_dir}"
 max_body_bytes = 262144
 max_upload_bytes = 1048576
 keepalive_seconds = 0.5
-
+{server_extra}
 [storage]
 url = "{storage_url}"
 

@@ -49,6 +49,8 @@ def test_database_outage(cluster: PostgresServer, mock_upstream: str, tmp_path: 
         health = httpx.get(f"{weir.url}/healthz")
         assert health.status_code == 503
         assert health.json()["db"] == "down"
+        assert "the database does not answer; a database write failed" in health.json()["reason"]
+        assert "PostgreSQL" in health.json()["reason"], health.json()  # the probe's error says what failed
         time.sleep(1.2)  # past the key cache TTL: the store cannot be asked any more
         during = httpx.post(f"{weir.url}/v1/chat/completions", json=BODY, headers=auth)
         assert during.status_code == 200, during.text  # a key seen before keeps working

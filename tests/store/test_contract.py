@@ -86,6 +86,18 @@ async def test_ping(store: Store) -> None:
     assert await store.ping() is True
 
 
+async def test_has_schema_once_migrated(unmigrated_store: Store) -> None:
+    assert await unmigrated_store.has_schema() is False
+    await unmigrated_store.migrate()
+    assert await unmigrated_store.has_schema() is True
+
+
+async def test_probe_write_commits_and_repeats(store: Store) -> None:
+    await store.probe_write()
+    await store.probe_write()  # the one row is rewritten, never a second one
+    assert (await store.create_account("after-probe")).name == "after-probe"
+
+
 async def test_create_and_get_account(store: Store) -> None:
     account = await store.create_account("acme")
     assert account.name == "acme" and account.balance_microcents == 0 and account.id > 0
@@ -384,6 +396,8 @@ async def test_unreachable_database_raises_store_error(unreachable: SqliteStore 
         unreachable.lookup_key("k1"),
         unreachable.record_usage([usage("r1", 1, 5)]),
         unreachable.migrate(),
+        unreachable.probe_write(),
+        unreachable.has_schema(),
     ):
         with pytest.raises(StoreError) as caught:
             await call

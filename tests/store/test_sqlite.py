@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.support.stores import SHIPPED_VERSIONS
+from weir.store.base import StoreError
 from weir.store.sqlite import SqliteStore
 
 
@@ -52,3 +57,42 @@ async def test_usage_records_refuse_a_second_row_for_one_request(tmp_path: Path)
         else:
             raise AssertionError("a second usage record for one request was accepted")
     raw.close()
+
+
+async def test_a_deleted_file_stops_the_store_until_it_is_back(tmp_path: Path) -> None:
+    """Deleted while open, the file would take writes into an inode nothing reads after a restart: every call
+    fails like an outage instead, and works again once the same file is back."""
+    path = tmp_path / "weir.db"
+    store = SqliteStore(str(path))
+    try:
+        await store.migrate()
+        account = await store.create_account("acme", 100)
+        os.link(path, tmp_path / "kept.db")  # the same inode, to put back
+        path.unlink()
+        assert await store.ping() is False
+        for call in (store.get_account("acme"), store.probe_write(), store.topup("acme", 5)):
+            with pytest.raises(StoreError, match="was deleted or moved while Weir was running"):
+                await call
+        os.link(tmp_path / "kept.db", path)
+        assert await store.ping() is True
+        await store.topup("acme", 5)
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT balance_microcents FROM accounts WHERE id = ?", (account.id,)).fetchone() == (105,)
+    raw.close()
+
+
+async def test_a_replaced_file_stops_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "weir.db"
+    store = SqliteStore(str(path))
+    try:
+        await store.migrate()
+        await store.create_account("acme")
+        shutil.copy(path, tmp_path / "copy.db")
+        os.replace(tmp_path / "copy.db", path)  # what a restore from a backup does under a running Weir
+        with pytest.raises(StoreError, match="was replaced by another file while Weir was running"):
+            await store.create_account("other")
+        assert await store.ping() is False
+    finally:
+        await store.close()

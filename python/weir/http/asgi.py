@@ -1,14 +1,15 @@
 """Small pure-ASGI helpers for the inbound side of the hot endpoints: the request's headers read in one pass, a
-request id, a capped body, the client's session id."""
+request id, a capped body read in bounded time, the client's session id."""
 
 from __future__ import annotations
 
 import itertools
 import secrets
 
-from starlette.types import Message, Receive, Scope
+from starlette.types import Receive, Scope
 
 from weir.errors import ClientGone, InvalidRequest, PayloadTooLarge
+from weir.http.body_timer import BodyTimer
 
 __all__ = ["ClientGone", "Headers", "header", "headers_of", "read_body", "request_id", "session_id"]
 
@@ -60,8 +61,9 @@ def request_id() -> str:
     return f"{_ID_PREFIX}{next(_id_counter):010x}"
 
 
-async def read_body(found: Headers, receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing with 413 as soon as it is known to exceed `limit`."""
+async def read_body(found: Headers, receive: Receive, limit: int, timeout: float) -> bytes:
+    """The whole request body, refusing with 413 as soon as it is known to exceed `limit`, and with 408 when the
+    client makes Weir wait more than `timeout` seconds for it."""
     declared = found.get(b"content-length")
     if declared is not None:
         try:
@@ -71,8 +73,9 @@ async def read_body(found: Headers, receive: Receive, limit: int) -> bytes:
             raise InvalidRequest("The Content-Length header is not a number.") from exc
     chunks: list[bytes] = []
     size = 0
+    timer = BodyTimer(timeout)
     while True:
-        message: Message = await receive()
+        message = await timer.receive(receive)
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk = message.get("body", b"")

@@ -47,8 +47,9 @@ class CountTokens:
         gw = self.gateway
         found = headers_of(scope, INBOUND_HEADERS | gw.extra_key_headers)
         presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
-        raw = await read_body(found, receive, gw.config.server.max_body_bytes)
-        principal = await gw.auth.authenticate(presented, "inference")
+        principal = await gw.auth.authenticate(presented, "inference")  # first: no reading bodies for strangers
+        server = gw.config.server
+        raw = await read_body(found, receive, server.max_body_bytes, server.body_read_timeout_seconds)
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -104,11 +104,26 @@ class Info:
         return Response(orjson.dumps(body), media_type=JSON)
 
     async def healthz(self, request: Request) -> Response:
+        """200 when the database answers, its writes succeed and the usage queue keeps up; else 503 with the
+        reasons (README "Hardening")."""
         gw = self.gateway
-        db_ok = await gw.store.ping()
-        redis = "disabled" if not gw.config.storage.redis_url else "unchecked"
-        body = {"status": "ok" if db_ok else "unavailable", "db": "ok" if db_ok else "down", "redis": redis}
-        return Response(orjson.dumps(body), status_code=200 if db_ok else 503, media_type=JSON)
+        health, settler = gw.health, gw.settler
+        db_ok, write_problem = await health.check()
+        reasons = [] if db_ok else ["the database does not answer"]
+        if write_problem:
+            reasons.append(write_problem)
+        if backlog := settler.backing_up(health.window):
+            reasons.append(backlog)
+        body: dict[str, object] = {
+            "status": "unavailable" if reasons else "ok",
+            "db": "ok" if db_ok else "down",
+            "writes": "failing" if write_problem else "ok",
+            "usage_queue": {"depth": settler.depth, "capacity": settler.capacity},
+            "redis": "disabled" if not gw.config.storage.redis_url else "unchecked",
+        }
+        if reasons:
+            body["reason"] = "; ".join(reasons)
+        return Response(orjson.dumps(body), status_code=503 if reasons else 200, media_type=JSON)
 
     async def metrics(self, request: Request) -> Response:
         body, content_type = exposition()

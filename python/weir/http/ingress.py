@@ -1,4 +1,4 @@
-"""The inbound side every client-facing model endpoint shares: read the body, find the key, authenticate, parse
+"""The inbound side every client-facing model endpoint shares: find the key, authenticate, read the body, parse
 the client's request, then hand it to the pipeline (`Exchange.serve`); an error raised before the answer started
 is rendered here, in the endpoint's dialect."""
 
@@ -69,8 +69,9 @@ class Ingress:
         try:
             found = headers_of(scope, self.wanted)
             presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
-            raw = await read_body(found, receive, gw.config.server.max_body_bytes)
-            principal = await gw.auth.authenticate(presented, "inference")
+            principal = await gw.auth.authenticate(presented, "inference")  # first: no reading bodies for strangers
+            server = gw.config.server
+            raw = await read_body(found, receive, server.max_body_bytes, server.body_read_timeout_seconds)
             parsed = self.parse(raw, scope, found)
             status = await gw.exchange.serve(self, principal, parsed, rid, receive, send)
         except GatewayError as err:

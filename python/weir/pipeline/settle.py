@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from weir.billing.wallets import Wallets
 from weir.observability.metrics import USAGE_QUEUE, USAGE_WRITE_ERRORS
-from weir.store.base import Store, StoreError
+from weir.store.base import Store
+from weir.store.health import WriteHealth
 from weir.store.records import UsageRecord
 
 log = logging.getLogger("weir.settle")
@@ -21,14 +23,43 @@ log = logging.getLogger("weir.settle")
 
 class Settler:
     def __init__(
-        self, store: Store, wallets: Wallets, *, queue_size: int, batch_size: int, linger: float = 0.02
+        self,
+        store: Store,
+        wallets: Wallets,
+        *,
+        queue_size: int,
+        batch_size: int,
+        linger: float = 0.02,
+        health: WriteHealth | None = None,
     ) -> None:
         self._store = store
         self._wallets = wallets
         self._queue: asyncio.Queue[UsageRecord] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._linger = linger  # how long a commit waits for more records to join it
+        self._health = health  # told the outcome of every commit
         self._task: asyncio.Task[None] | None = None
+        self._committing = 0  # records in the commit under way
+        self.commit_started: float | None = None  # time.monotonic() when the commit under way began
+
+    @property
+    def capacity(self) -> int:
+        return self._queue.maxsize
+
+    @property
+    def depth(self) -> int:
+        """Usage records not committed yet: waiting in the queue and in the commit under way."""
+        return self._queue.qsize() + self._committing
+
+    def backing_up(self, window: float) -> str | None:
+        """Why the usage queue is backing up (half full, or a commit under way for `window` seconds), or None."""
+        depth = self.depth
+        if depth >= max(1, self.capacity // 2):
+            return f"the usage queue is backing up: {depth} of {self.capacity} records wait to be committed"
+        started = self.commit_started
+        if started is not None and (age := time.monotonic() - started) >= window:
+            return f"the usage queue is backing up: a commit has been under way for {age:.1f}s ({depth} records wait)"
+        return None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="weir-settler")
@@ -63,22 +94,33 @@ class Settler:
                 await asyncio.sleep(self._linger)
             while len(batch) < self._batch_size and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            USAGE_QUEUE.set(self._queue.qsize() + len(batch))
-            await self._commit(batch)
+            self._committing = len(batch)
+            self.commit_started = time.monotonic()
+            try:
+                await self._commit(batch)
+            finally:
+                self._committing = 0
+                self.commit_started = None
+                USAGE_QUEUE.set(self._queue.qsize())  # exact once the commit is done: what still waits
             for _ in batch:
                 self._queue.task_done()
 
     async def _commit(self, batch: list[UsageRecord]) -> None:
         delay = 0.05
         while True:
+            USAGE_QUEUE.set(self.depth)
             try:
                 settlements = await self._store.record_usage(batch)
                 break
-            except StoreError:
+            except Exception as exc:  # every failed commit is counted and retried; none may end this task
                 USAGE_WRITE_ERRORS.inc()
+                if self._health is not None:
+                    self._health.failed(str(exc) or type(exc).__name__)
                 log.exception("usage commit of %d records failed; retrying in %.2fs", len(batch), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        if self._health is not None:
+            self._health.succeeded()
         for record, settled in zip(batch, settlements, strict=True):
             self._wallets.committed(record.account_id, record.cost_microcents, settled.balance_microcents)
             if not settled.inserted:

@@ -172,6 +172,18 @@ class PostgresStore:
         except StoreError:
             return False
 
+    async def has_schema(self) -> bool:
+        async with self._conn() as conn:
+            return bool(await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"))
+
+    async def probe_write(self) -> None:
+        async with self._conn() as conn:
+            await conn.execute(
+                "INSERT INTO write_probe (id, checked_at) VALUES (1, $1)"
+                " ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                c.now_ms(),
+            )
+
     async def create_account(self, name: str, balance_microcents: int = 0) -> Account:
         now = c.now_ms()
         async with self._conn(transaction=True) as conn:

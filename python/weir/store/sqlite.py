@@ -11,6 +11,7 @@ lock instead of failing.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,11 @@ _INSERT_RESPONSE = f"INSERT INTO responses ({c.RESPONSE_COLUMNS}) VALUES ({', '.
 _PURGE_RESPONSES = (
     "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
 )
+_HAS_SCHEMA = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+_PROBE_WRITE = (
+    "INSERT INTO write_probe (id, checked_at) VALUES (1, ?)"
+    " ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at"
+)
 _INSERT_LEDGER = (
     "INSERT INTO ledger (account_id, kind, amount_microcents, balance_after_microcents, request_id, note,"
     " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -68,6 +74,7 @@ class SqliteStore:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = None  # touched only on the store's thread
+        self._file: tuple[int, int] | None = None  # (device, inode) of the file the connection opened
         self._closed = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="weir-sqlite")
 
@@ -78,10 +85,32 @@ class SqliteStore:
 
     def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         conn = self._connection()
+        self._check_file()
         try:
             return fn(conn, *args)
         except _DRIVER_ERRORS as exc:
             raise StoreError(f"SQLite failed: {exc}") from exc
+
+    def _check_file(self) -> None:
+        """The database file must still be the one the connection opened. One deleted (or moved) while Weir runs
+        would take every write into an inode nothing can read after a restart; one replaced is not the database
+        this process has cached. Either way the store fails like a database outage, on every call."""
+        if self._file is None:
+            return
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise StoreError(
+                f"the SQLite database {self.path!r} was deleted or moved while Weir was running; nothing more is "
+                "written to it: put the file back, or restart Weir"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot check the SQLite database {self.path!r}: {exc}") from exc
+        if (st.st_dev, st.st_ino) != self._file:
+            raise StoreError(
+                f"the SQLite database {self.path!r} was replaced by another file while Weir was running; nothing "
+                "more is written to the old one: restart Weir to open the new one"
+            )
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -102,7 +131,10 @@ class SqliteStore:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-        except _DRIVER_ERRORS as exc:
+            if not memory:
+                st = os.stat(self.path)
+                self._file = (st.st_dev, st.st_ino)
+        except (*_DRIVER_ERRORS, OSError) as exc:
             conn.close()
             raise StoreError(f"cannot set up the SQLite database {self.path!r}: {exc}") from exc
         return conn
@@ -133,6 +165,12 @@ class SqliteStore:
             return await self._run(lambda conn: conn.execute("SELECT 1").fetchall() == [(1,)])
         except StoreError:
             return False
+
+    async def has_schema(self) -> bool:
+        return bool(await self._run(_fetch, _HAS_SCHEMA, ()))
+
+    async def probe_write(self) -> None:
+        await self._run(_probe_write, c.now_ms())
 
     async def create_account(self, name: str, balance_microcents: int = 0) -> Account:
         return await self._run(_create_account, name, balance_microcents)
@@ -233,6 +271,11 @@ def _migrate(conn: sqlite3.Connection) -> list[int]:
             )
         applied.append(migration.version)
     return applied
+
+
+def _probe_write(conn: sqlite3.Connection, now: int) -> None:
+    with _transaction(conn):
+        conn.execute(_PROBE_WRITE, (now,))
 
 
 def _create_account(conn: sqlite3.Connection, name: str, balance: int) -> Account:

@@ -54,8 +54,10 @@ class JsonEndpoint(MediaEndpoint):
         rid = request_id()
         gw = self.gateway
         try:
-            raw = await read_body(headers_of(scope, INBOUND_HEADERS), receive, gw.config.server.max_body_bytes)
-            principal = await self.authenticate(scope)
+            principal = await self.authenticate(scope)  # first: no reading bodies for strangers
+            server = self.gateway.config.server
+            found = headers_of(scope, INBOUND_HEADERS)
+            raw = await read_body(found, receive, server.max_body_bytes, server.body_read_timeout_seconds)
             payload = json_object(raw)
             self.check(payload)
             call, routes = self.begin(principal, payload["model"], rid, self.stream)

@@ -81,7 +81,7 @@ class Transcriptions(MediaEndpoint):
             raise too_large(limit)
         named = header(scope, b"x-weir-model")
         begun = self.begin(principal, named.decode("latin-1"), rid) if named else None
-        upload = Upload(receive, scanner, limit, declared)
+        upload = Upload(receive, scanner, limit, declared, self.gateway.config.server.body_read_timeout_seconds)
         await upload.read_model_field()
         if begun is None:
             if scanner.model is None:

@@ -14,6 +14,7 @@ from starlette.types import Receive
 
 from weir.errors import GatewayError, InvalidRequest, PayloadTooLarge
 from weir.http.asgi import ClientGone
+from weir.http.body_timer import BodyTimer
 from weir.http.media.form import FormScanner
 
 VIRTUAL_CRLF = 2  # the scanner reads the body as if it began with CRLF
@@ -24,8 +25,11 @@ def too_large(limit: int) -> PayloadTooLarge:
 
 
 class Upload:
-    def __init__(self, receive: Receive, scanner: FormScanner, limit: int, declared: int | None) -> None:
+    def __init__(
+        self, receive: Receive, scanner: FormScanner, limit: int, declared: int | None, timeout: float
+    ) -> None:
         self._receive = receive
+        self._timer = BodyTimer(timeout)  # all the time spent waiting for the client, streaming included
         self.scanner = scanner
         self.limit = limit
         self.declared = declared  # the client's Content-Length, if it sent one
@@ -66,7 +70,7 @@ class Upload:
                 yield piece
 
     async def _next(self) -> bytes:
-        message = await self._receive()
+        message = await self._timer.receive(self._receive)
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk: bytes = message.get("body", b"")
