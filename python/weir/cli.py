@@ -1,4 +1,4 @@
-"""The `weir` command: serve, accounts, keys, models, migrate. Errors go to stderr with a non-zero exit."""
+"""The `weir` command: serve, accounts, keys, models, providers, migrate. Errors go to stderr with a non-zero exit."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from weir import __version__, keys, server
 from weir.config import DEMO_MODEL, Config, ConfigError, Price, load_config, self_url, usd_to_microcents
 from weir.keys import load_pepper
 from weir.redact import redact_url
+from weir.service import providers
 from weir.store import open_store, provision
 from weir.store.base import NotFound as StoreNotFound
 from weir.store.base import Store, StoreError
@@ -169,6 +171,23 @@ def cmd_models(args: argparse.Namespace, config: Config) -> None:
     _print_json(rows)
 
 
+def cmd_providers(args: argparse.Namespace, config: Config) -> None:
+    async def run(store: Store) -> None:
+        try:
+            if args.action == "pause":
+                await providers.pause(store, config, args.name, args.reason)
+                sys.stdout.write(f"paused {args.name}; every worker stops using it within the key cache TTL\n")
+            elif args.action == "resume":
+                await providers.resume(store, config, args.name)
+                sys.stdout.write(f"resumed {args.name}; its keys are usable again\n")
+            else:
+                _print_json([msgspec.to_builtins(view) for view in await providers.states(store, config)])
+        except providers.UnknownProvider as exc:
+            raise CommandError(str(exc)) from exc
+
+    asyncio.run(_with_store(config, run))
+
+
 def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
     async def run() -> None:
         config.data_path.mkdir(parents=True, exist_ok=True)
@@ -290,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     models.add_parser("list", parents=[common], help="list models, aliases, prices and routes")
+    providers_ = sub.add_parser("providers", parents=[common], help="upstream providers").add_subparsers(
+        dest="action", required=True
+    )
+    pause = providers_.add_parser("pause", parents=[common], help="stop sending calls to a provider")
+    pause.add_argument("name")
+    pause.add_argument("--reason", help="shown to operators, and in the error when every route is paused")
+    providers_.add_parser("resume", parents=[common], help="use a paused provider again").add_argument("name")
+    providers_.add_parser("list", parents=[common], help="providers with pause, breaker and key states")
     sub.add_parser("migrate", parents=[common], help="apply database migrations")
     return parser
 
@@ -302,7 +329,13 @@ def main(argv: list[str] | None = None) -> int:
             cmd_serve(args, config_path)
             return 0
         config = load_config(config_path)
-        handlers = {"accounts": cmd_accounts, "keys": cmd_keys, "models": cmd_models, "migrate": cmd_migrate}
+        handlers = {
+            "accounts": cmd_accounts,
+            "keys": cmd_keys,
+            "models": cmd_models,
+            "providers": cmd_providers,
+            "migrate": cmd_migrate,
+        }
         handlers[args.command](args, config)
     except ConfigError as exc:
         sys.stderr.write(f"weir: {exc}\n")

@@ -55,6 +55,8 @@ class Server(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_body_bytes: int = 16 * 1024 * 1024
     max_upload_bytes: int = 25 * 1024 * 1024  # multipart uploads (/v1/audio/transcriptions): OpenAI's own limit
     max_sse_line_bytes: int = 1024 * 1024
+    count_tokens_max_bytes: int = 4 * 1024 * 1024  # bodies of /v1/messages/count_tokens and :countTokens
+    count_tokens_per_minute: int = 600  # token counts per key per minute (counting is free); 0: no bound
     keepalive_seconds: float = 15.0  # translated streams: a keepalive event after this long without output
     # Connections (README "Hardening"). A connection that has not sent a whole request head this long after it
     # opened or after its last response is closed: the idle keep-alive timeout and the header-read timeout are
@@ -99,6 +101,8 @@ class Provider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Longest wait for the answer's first byte (a stream's first chunk, a unary call's headers and body) before
     # the call fails over to the next route; default: read_timeout_seconds.
     first_byte_timeout_seconds: float | None = None
+    request_timeout_seconds: float = 600.0  # a non-streaming call, whole: connect, send, wait, read
+    max_stream_seconds: float = 3600.0  # a stream, whole: past it Weir ends it with the dialect's error event
     max_connections: int = 1000
     # Anthropic upstreams: the API version sent when the client's own cannot be forwarded (translated calls),
     # and the anthropic-beta flags forwarded from clients: ["*"] (the default) forwards all of them; a list keeps
@@ -366,6 +370,12 @@ def validate(config: Config) -> list[str]:
         problems.append(f"server.max_connections: must be at least 16, got {s.max_connections}")
     if s.backlog < 128:
         problems.append(f"server.backlog: must be at least 128, got {s.backlog}")
+    if s.count_tokens_max_bytes < 1024:
+        problems.append(f"server.count_tokens_max_bytes: must be at least 1024, got {s.count_tokens_max_bytes}")
+    if s.count_tokens_per_minute < 0:
+        problems.append(
+            f"server.count_tokens_per_minute: must not be negative (0: no bound), got {s.count_tokens_per_minute}"
+        )
     if s.max_sse_line_bytes < 1024:
         problems.append(f"server.max_sse_line_bytes: must be at least 1024, got {s.max_sse_line_bytes}")
     url = config.storage.url
@@ -428,6 +438,8 @@ def _validate_providers(providers: list[Provider]) -> list[str]:
             problems.append(f"{at}: timeouts must be greater than 0")
         if p.first_byte_timeout_seconds is not None and p.first_byte_timeout_seconds <= 0:
             problems.append(f"{at}.first_byte_timeout_seconds: must be greater than 0")
+        if p.request_timeout_seconds <= 0 or p.max_stream_seconds <= 0:
+            problems.append(f"{at}: request_timeout_seconds and max_stream_seconds must be greater than 0")
     return problems
 
 

@@ -100,6 +100,14 @@ class UnsupportedMediaType(GatewayError):
     code = "unsupported_media_type"
 
 
+class RateLimited(GatewayError):
+    """A limit of the caller's was reached (429); `retry_after` says when it resets."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
 class ProviderPaused(GatewayError):
     """Every route of the model leads to a provider the operator paused."""
 

@@ -34,7 +34,7 @@ async def messages(request: Request) -> Response:
     body = orjson.loads(raw)
     m.record(request, body)
     model = body.get("model", "")
-    if model == "mock-error-500":
+    if model == "mock-error-500" or model.startswith("fault-500-"):
         error = {"type": "error", "error": {"type": "api_error", "message": "upstream exploded"}}
         return Response(orjson.dumps(error), status_code=500, media_type="application/json")
     tools = model == "mock-tools"

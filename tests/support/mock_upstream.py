@@ -47,6 +47,10 @@ async def chat(request: Request) -> Response:
     body = orjson.loads(raw)
     record(request, body)
     model = body.get("model", "")
+    if isinstance(model, str) and model.startswith("fault-"):
+        from tests.support import mock_faults
+
+        return await mock_faults.chat(request, body)
     if model == "mock-error-500":
         error = {"error": {"message": "upstream exploded", "type": "server_error", "param": None, "code": None}}
         return Response(orjson.dumps(error), status_code=500, media_type="application/json")

@@ -85,7 +85,7 @@ class MemoryTransport:
         self.sent: list[Sent] = []
         self.responses: list[MemoryResponse] = []
 
-    async def post(self, url: str, body: RequestBody, headers: dict[str, str]) -> MemoryResponse:
+    async def post(self, url: str, body: RequestBody, headers: dict[str, str], stream: bool = False) -> MemoryResponse:
         if not isinstance(body, bytes):
             body = b"".join([piece async for piece in body])
         request = Sent(url, body, dict(headers))

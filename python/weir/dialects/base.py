@@ -35,7 +35,7 @@ Rules every converter follows (tests/dialects/test_matrix.py checks them pairwis
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -77,6 +77,15 @@ class Passthrough(msgspec.Struct, frozen=True, kw_only=True):
     # its place
     usage_event: Callable[[bytes, int, bool], bytes]
     anthropic_headers: bool = False  # forward the client's anthropic-version and anthropic-beta
+    # A rewriter of the answer's own id (Responses: Weir's ids, which never collide), made per call; None: none.
+    ids: Callable[[], IdRewriter] | None = None
+
+
+class IdRewriter(Protocol):
+    def unary(self, body: bytes) -> bytes: ...
+    def stream(self, out: bytes) -> bytes: ...
+    def apply(self, data: bytes) -> bytes: ...
+    def flush(self, out: bytes) -> bytes: ...
 
 
 _decode_object = msgspec.json.Decoder(dict[str, msgspec.Raw]).decode

@@ -1,7 +1,10 @@
-"""POST /v1/messages/count_tokens: how many input tokens a Messages request would use. Claude Code asks before
-every turn, so it must be fast: Anthropic upstreams are asked (they know their own tokenizer); for any other
-upstream Weir counts locally with the model's BPE encoding. Free: nothing is charged or recorded, but the key
-must be one that may make calls (an account with nothing left gets 402)."""
+"""Token counting: POST /v1/messages/count_tokens (Anthropic clients; Claude Code asks before every turn) and the
+Gemini API's `:countTokens` (http/gemini.py). A route whose provider counts its own tokens is asked (Anthropic,
+Gemini); for any other, Weir counts locally with the model's BPE encoding, in a worker thread when the request is
+large. Free: nothing is charged or recorded. But counting is not a way around admission: the key must be one
+that may make calls (an account with nothing left gets 402), bodies are capped by
+`server.count_tokens_max_bytes`, and each key may count `server.count_tokens_per_minute` times a minute (429
+past it), so counting cannot be used to burn the gateway's CPU."""
 
 from __future__ import annotations
 
@@ -9,13 +12,14 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from weir.dialects.anthropic_messages import request as anthropic_request
-from weir.dialects.registry import ANTHROPIC_MESSAGES
+from weir.dialects.registry import ANTHROPIC_MESSAGES, Dialect
 from weir.errors import GatewayError, InvalidRequest
 from weir.gateway import Gateway
-from weir.http.asgi import INBOUND_HEADERS, ClientGone, headers_of, read_body, request_id
+from weir.http.asgi import INBOUND_HEADERS, ClientGone, Headers, headers_of, read_body, request_id
 from weir.observability.metrics import RouteCounter
+from weir.pipeline.admit import CountBound
 from weir.pipeline.attempt import Leg, Outgoing
-from weir.pipeline.authenticate import extract_key
+from weir.pipeline.authenticate import Principal, extract_key
 from weir.pipeline.relay.count import LocalCountLeg, UpstreamCountLeg, local_count
 from weir.pipeline.reply import send_whole
 from weir.pipeline.route import Route
@@ -23,33 +27,51 @@ from weir.upstreams.health import Key
 from weir.upstreams.provider import COUNT_TOKENS_PATHS
 
 
-class CountTokens:
-    dialect = ANTHROPIC_MESSAGES
+class CountEndpoint:
+    """What both counting endpoints share: the key, the per-key bound, the capped body, errors in the dialect."""
+
+    dialect: Dialect
+    route: str
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.requests = RouteCounter("count_tokens")
+        self.requests = RouteCounter(self.route)
+        self.wanted = INBOUND_HEADERS | gateway.extra_key_headers
+        self.bound = CountBound(gateway.config.server.count_tokens_per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = request_id()
-        dialect = self.dialect
+        gw = self.gateway
         try:
-            await self._count(scope, receive, send, rid)
+            found = headers_of(scope, self.wanted)
+            presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
+            principal = await gw.auth.authenticate(presented, "inference")  # first: no reading bodies for strangers
+            self.bound.admit(principal.key_id)
+            server = gw.config.server
+            raw = await read_body(found, receive, server.count_tokens_max_bytes, server.body_read_timeout_seconds)
+            await self.count(scope, found, raw, principal, rid, receive, send)
         except GatewayError as err:
             self.requests.observe(err.status)
-            await send_whole(send, err.status, dialect.render(err, rid), dialect.headers(err, rid))
+            await send_whole(send, err.status, self.dialect.render(err, rid), self.dialect.headers(err, rid))
             return
         except ClientGone:
             return
         self.requests.observe(200)
 
-    async def _count(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+    async def count(
+        self, scope: Scope, found: Headers, raw: bytes, principal: Principal, rid: str, receive: Receive, send: Send
+    ) -> None:
+        raise NotImplementedError
+
+
+class CountTokens(CountEndpoint):
+    dialect = ANTHROPIC_MESSAGES
+    route = "count_tokens"
+
+    async def count(
+        self, scope: Scope, found: Headers, raw: bytes, principal: Principal, rid: str, receive: Receive, send: Send
+    ) -> None:
         gw = self.gateway
-        found = headers_of(scope, INBOUND_HEADERS | gw.extra_key_headers)
-        presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
-        principal = await gw.auth.authenticate(presented, "inference")  # first: no reading bodies for strangers
-        server = gw.config.server
-        raw = await read_body(found, receive, server.max_body_bytes, server.body_read_timeout_seconds)
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -74,7 +96,7 @@ class CountTokens:
         def leg_for(route: Route, key: Key) -> Leg:
             upstream = route.upstream
             if upstream.dialect not in COUNT_TOKENS_PATHS:
-                return LocalCountLeg(count_here, headers)
+                return LocalCountLeg(count_here, headers, len(raw))
             body = orjson.dumps({**payload, "model": route.upstream_model})
             out = Outgoing(upstream.url(COUNT_TOKENS_PATHS[upstream.dialect]), body, upstream.headers(rid, key, client))
             return UpstreamCountLeg(out, headers)

@@ -17,16 +17,15 @@ from starlette.types import Receive, Scope, Send
 from weir.canonical.request import Request
 from weir.dialects.gemini import request as gemini_request
 from weir.dialects.registry import GEMINI
-from weir.errors import GatewayError, InvalidRequest, NotFound
+from weir.errors import InvalidRequest, NotFound
 from weir.gateway import Gateway
-from weir.http.asgi import INBOUND_HEADERS, ClientGone, Headers, headers_of, read_body, request_id, session_id
+from weir.http.asgi import Headers, session_id
+from weir.http.count_tokens import CountEndpoint
 from weir.http.ingress import Ingress
-from weir.observability.metrics import RouteCounter
 from weir.pipeline.attempt import Leg, Outgoing
-from weir.pipeline.authenticate import extract_key
+from weir.pipeline.authenticate import Principal
 from weir.pipeline.inbound import Parsed
 from weir.pipeline.relay.count import LocalCountLeg, UpstreamCountLeg, local_count
-from weir.pipeline.reply import send_whole
 from weir.pipeline.route import Route
 from weir.upstreams.health import Key
 
@@ -83,33 +82,17 @@ class Gemini(Ingress):
         return gemini_request.to_canonical(parsed.raw, model=parsed.model, stream=parsed.stream)
 
 
-class CountTokens:
+class CountTokens(CountEndpoint):
     """`:countTokens`: asked of a Gemini upstream, counted locally with the model's encoding for any other.
-    Free: nothing is charged or recorded."""
+    Free: nothing is charged or recorded (see http/count_tokens.py for the bounds)."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.requests = RouteCounter("gemini_count_tokens")
+    dialect = GEMINI
+    route = "gemini_count_tokens"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        rid = request_id()
-        try:
-            await self._count(scope, receive, send, rid)
-        except GatewayError as err:
-            self.requests.observe(err.status)
-            await send_whole(send, err.status, GEMINI.render(err, rid), GEMINI.headers(err, rid))
-            return
-        except ClientGone:
-            return
-        self.requests.observe(200)
-
-    async def _count(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+    async def count(
+        self, scope: Scope, found: Headers, raw: bytes, principal: Principal, rid: str, receive: Receive, send: Send
+    ) -> None:
         gw = self.gateway
-        found = headers_of(scope, INBOUND_HEADERS | gw.extra_key_headers)
-        presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
-        principal = await gw.auth.authenticate(presented, "inference")  # first: no reading bodies for strangers
-        server = gw.config.server
-        raw = await read_body(found, receive, server.max_body_bytes, server.body_read_timeout_seconds)
         name, _ = split_path(scope["path"])
         call, routes, key = gw.exchange.begin(principal, name, rid, False)
         headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"x-weir-request-id", rid.encode())]
@@ -127,7 +110,7 @@ class CountTokens:
         def leg_for(route: Route, key: Key) -> Leg:
             upstream = route.upstream
             if upstream.wire is not GEMINI:
-                return LocalCountLeg(count_here, headers)
+                return LocalCountLeg(count_here, headers, len(raw))
             url = route.unary_url.rpartition(":")[0] + ":countTokens"
             return UpstreamCountLeg(Outgoing(url, raw, upstream.headers(rid, key)), headers)
 

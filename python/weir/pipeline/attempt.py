@@ -25,6 +25,7 @@ from weir.errors import (
     GatewayError,
     NoChannelAvailable,
     UpstreamAuthFailed,
+    UpstreamStreamError,
     UpstreamTimeout,
     UpstreamUnreachable,
 )
@@ -182,11 +183,11 @@ async def _attempt(route: Route, key: Key, leg: Leg, out: Outgoing, clock: Calla
     try:
         try:
             if timeout is None:
-                response = await upstream.transport.post(out.url, out.body, out.headers)
+                response = await upstream.transport.post(out.url, out.body, out.headers, leg.stream)
                 opened = await _first(route, key, leg, response)
             else:
                 async with asyncio.timeout(timeout):
-                    response = await upstream.transport.post(out.url, out.body, out.headers)
+                    response = await upstream.transport.post(out.url, out.body, out.headers, leg.stream)
                     opened = await _first(route, key, leg, response)
         except TRANSPORT_ERRORS as exc:
             own = exc.__cause__  # the request body's own stream failed (an upload the client broke off)
@@ -303,6 +304,22 @@ def _transport_failure(exc: BaseException, provider: str, first_byte: float | No
 def classify(exc: BaseException, provider: str) -> GatewayError:
     """A transport failure after the answer began (mid-stream, or reading a unary body)."""
     return _transport_failure(exc, provider, None)[0]
+
+
+def broken_stream(exc: BaseException, route: Route, started: float) -> GatewayError:
+    """What ended a stream that had begun: the provider's `max_stream_seconds`, a silence longer than its
+    `read_timeout_seconds`, or the transport failing (504, 504, 502)."""
+    config = route.upstream.config
+    name = route.upstream.name
+    if isinstance(exc, TimeoutError):
+        if time.perf_counter() - started >= config.max_stream_seconds - 0.25:
+            return UpstreamTimeout(
+                f"The stream was ended after {config.max_stream_seconds:g} s, the longest a stream from the "
+                f"provider {name!r} may run (its max_stream_seconds)."
+            )
+        return UpstreamTimeout(f"The upstream provider {name!r} sent nothing for {config.read_timeout_seconds:g} s.")
+    cause = classify(exc, name)
+    return UpstreamStreamError(f"The upstream stream failed: {cause.message}", code=cause.code)
 
 
 async def read_capped(response: UpstreamResponse, cap: int) -> bytes:

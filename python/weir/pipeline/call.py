@@ -26,6 +26,7 @@ class Call:
         "ttfb",
         "units",
         "usage",
+        "waived",
     )
 
     def __init__(
@@ -50,6 +51,9 @@ class Call:
         self.usage: Usage = ZERO
         self.units: Units = NO_UNITS  # images, characters, audio: the media endpoints' priced units
         self._priced: tuple[Usage, Units, int] | None = None
+        # The upstream broke off or failed the call after it began: what was received is recorded, but the
+        # client is not charged for it (not its fault).
+        self.waived = False
 
     def first_byte(self) -> None:
         if self.ttfb is None:
@@ -57,6 +61,8 @@ class Call:
 
     def cost(self) -> int:
         """What the call costs for its usage and units as they are now (computed once per change)."""
+        if self.waived:
+            return 0
         priced = self._priced
         usage, units = self.usage, self.units
         if priced is not None and priced[0] is usage and priced[1] is units:

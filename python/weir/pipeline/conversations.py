@@ -29,7 +29,7 @@ import msgspec
 
 from weir.errors import InvalidRequest, PreviousResponseNotFound, ServiceUnavailable
 from weir.store._common import now_ms
-from weir.store.base import Store, StoreError
+from weir.store.base import AlreadyExists, Store, StoreError
 from weir.store.records import StoredResponse
 
 log = logging.getLogger("weir.conversations")
@@ -141,8 +141,10 @@ class Conversations:
         )
         try:
             await self._store.put_response(record)
-        except StoreError:
-            log.exception("response %s could not be stored; it cannot be continued", response_id)
+        except AlreadyExists:  # ids are Weir's own and unique, so only a bug could repeat one: say it once
+            log.warning("response %s is already stored; the earlier conversation is kept", response_id)
+        except StoreError as exc:
+            log.error("response %s could not be stored, so it cannot be continued: %s", response_id, exc)
 
     async def _load(self, account_id: int, response_id: str) -> StoredResponse:
         try:

@@ -56,23 +56,40 @@ class UpstreamResponse(Protocol):
 
 
 class Transport(Protocol):
-    def post(self, url: str, body: RequestBody, headers: dict[str, str]) -> Awaitable[UpstreamResponse]:
+    def post(
+        self, url: str, body: RequestBody, headers: dict[str, str], stream: bool = False
+    ) -> Awaitable[UpstreamResponse]:
         """Send the request; the awaitable gives the response once its headers arrived, or raises one of
-        TRANSPORT_ERRORS."""
+        TRANSPORT_ERRORS. `stream`: the answer is read as it arrives, under the stream's total time limit
+        instead of the unary call's."""
         ...
 
     async def aclose(self) -> None: ...
 
 
 class AiohttpTransport:
-    """One pooled aiohttp ClientSession per provider, created on first use inside the running event loop."""
+    """One pooled aiohttp ClientSession per provider, created on first use inside the running event loop. Every
+    read waits at most `read_timeout` (silence); a unary call takes at most `request_timeout` whole, a stream at
+    most `max_stream` (aiohttp's `total`, which covers reading the body)."""
 
-    __slots__ = ("_connect_timeout", "_max_connections", "_read_timeout", "_session")
+    __slots__ = ("_connect_timeout", "_max_connections", "_read_timeout", "_session", "_timeouts")
 
-    def __init__(self, *, connect_timeout: float, read_timeout: float, max_connections: int) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int,
+        request_timeout: float | None = None,
+        max_stream: float | None = None,
+    ) -> None:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._max_connections = max_connections
+        self._timeouts = (
+            aiohttp.ClientTimeout(total=request_timeout, sock_connect=connect_timeout, sock_read=read_timeout),
+            aiohttp.ClientTimeout(total=max_stream, sock_connect=connect_timeout, sock_read=read_timeout),
+        )
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -85,8 +102,11 @@ class AiohttpTransport:
             )
         return self._session
 
-    def post(self, url: str, body: RequestBody, headers: dict[str, str]) -> Awaitable[UpstreamResponse]:
-        return self.session.post(url, data=body, headers=headers)  # aiohttp's own awaitable: no frame of ours
+    def post(
+        self, url: str, body: RequestBody, headers: dict[str, str], stream: bool = False
+    ) -> Awaitable[UpstreamResponse]:
+        # aiohttp's own awaitable, returned as it is: no coroutine frame of ours on the hot path
+        return self.session.post(url, data=body, headers=headers, timeout=self._timeouts[stream])
 
     async def aclose(self) -> None:
         if self._session is not None:

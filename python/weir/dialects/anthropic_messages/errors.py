@@ -98,7 +98,7 @@ def from_upstream(status: int, body: bytes) -> GatewayError:
 
 def bad_upstream(message: str) -> GatewayError:
     """An upstream answer this dialect cannot read."""
-    err = GatewayError(message, code="upstream_bad_response")
+    err = GatewayError(message, code="upstream_invalid_response")
     err.status = 502
     err.type = "api_error"
     return err

@@ -205,6 +205,9 @@ class FromCanonical:
         self.stop_reason: StopReason | None = None
         self.stop_sequence: str | None = None
         self.done = False  # an error was sent, or finish() ran
+        # message_start's input_tokens when the upstream counts only at the end (Claude Code shows it as the
+        # context used): the caller's local count of the request; the final message_delta has the real count.
+        self.input_estimate = 0
 
     def feed(self, ev: StreamEvent) -> bytes:
         if self.done:
@@ -254,9 +257,14 @@ class FromCanonical:
             content=[],
             stop_reason=None,
             stop_sequence=None,
-            usage=usage_from_canonical(usage or ZERO, None),  # input 0 when the upstream counts only at the end
+            usage=usage_from_canonical(self._start_usage(usage), None),
         )
         return s.sse(b"message_start", s.MessageStartEvent(message=message))
+
+    def _start_usage(self, usage: Usage | None) -> Usage:
+        if usage is not None and usage.input:
+            return usage
+        return Usage(input=self.input_estimate) if self.input_estimate else usage or ZERO
 
     def _block_start(self, ev: BlockStart) -> bytes:
         if ev.index in self.blocks:

@@ -43,7 +43,7 @@ class MalformedUpstreamResponse(GatewayError):
 
     status = 502
     type = "upstream_error"
-    code = "upstream_bad_response"
+    code = "upstream_invalid_response"
 
 
 def render(err: GatewayError) -> bytes:

@@ -1,7 +1,14 @@
-"""Responses to a Responses upstream: only `model` changes; `store`, `include` and reasoning items go as sent."""
+"""Responses to a Responses upstream: only `model` changes; `store`, `include` and reasoning items go as sent.
+
+The answer keeps the upstream's bytes but one: the response's id becomes Weir's own. `previous_response_id` is
+answered by Weir from the conversations it stores, keyed by response id, and an upstream's ids are not promised
+to be unique (some repeat them); an id Weir makes never collides.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 import orjson
@@ -28,4 +35,56 @@ def completed_event(data: bytes, cost: int, wants_usage: bool) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
-SPEC = Passthrough(tap="openai_responses", usage_of=responses_usage, body=body, usage_event=completed_event)
+MAX_HELD = 64 * 1024  # a stream's bytes held until its response id is seen (it is in the first event)
+_STREAM_ID = re.compile(rb'"response"\s*:\s*\{\s*"id"\s*:\s*("[^"\\]+")')
+
+
+class ResponseIds:
+    """Replaces the upstream's response id by a new one of Weir's, everywhere it appears as a JSON string."""
+
+    __slots__ = ("_held", "ours", "theirs")
+
+    def __init__(self) -> None:
+        self.ours = b'"resp_' + os.urandom(16).hex().encode() + b'"'
+        self.theirs: bytes | None = None
+        self._held = b""
+
+    def unary(self, body: bytes) -> bytes:
+        try:
+            found = orjson.loads(body).get("id")
+        except (orjson.JSONDecodeError, AttributeError):
+            return body
+        if not isinstance(found, str) or not found:
+            return body
+        self.theirs = orjson.dumps(found)
+        return body.replace(self.theirs, self.ours)
+
+    def stream(self, out: bytes) -> bytes:
+        """Forwarded stream bytes, rewritten; held (b"") until the id has been seen, at most MAX_HELD bytes."""
+        if self.theirs is None:
+            held = self._held + out
+            found = _STREAM_ID.search(held)
+            if found is None and len(held) < MAX_HELD:
+                self._held = held
+                return b""
+            self._held = b""
+            if found is None:
+                return held
+            self.theirs = found.group(1)
+            out = held
+        return out.replace(self.theirs, self.ours)
+
+    def apply(self, data: bytes) -> bytes:
+        """`data` (the held-back events at the end of a stream) rewritten; nothing held is added."""
+        return data.replace(self.theirs, self.ours) if self.theirs is not None else data
+
+    def flush(self, out: bytes) -> bytes:
+        """The end of the stream: what is still held, then `out`, rewritten."""
+        held, self._held = self._held, b""
+        data = held + out
+        return data.replace(self.theirs, self.ours) if self.theirs is not None else data
+
+
+SPEC = Passthrough(
+    tap="openai_responses", usage_of=responses_usage, body=body, usage_event=completed_event, ids=ResponseIds
+)

@@ -4,6 +4,7 @@ upstream call. Counting is free: the exchange records nothing for these calls.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import orjson
@@ -17,6 +18,7 @@ from weir.pipeline.attempt import Opened, Outgoing
 from weir.pipeline.reply import send_whole
 
 PER_MESSAGE = 3  # role and framing tokens per message, as chat formats add
+OFF_LOOP_BYTES = 64 * 1024  # larger requests are counted in a thread: the Rust counter releases the GIL
 IMAGE_TOKENS = 1_600  # a typical image; exact counts need the provider's own endpoint
 _NOWHERE = Outgoing("", b"", {})
 
@@ -82,20 +84,23 @@ class UpstreamCountLeg:
 
 
 class LocalCountLeg:
-    """Counts here: `answer()` is the whole JSON answer."""
+    """Counts here: `answer()` is the whole JSON answer. A large request (`size` bytes) is counted in a worker
+    thread, so that counting never holds the event loop for long."""
 
-    __slots__ = ("answer", "headers")
+    __slots__ = ("answer", "headers", "size")
 
     stream = False
     local = True
     out = _NOWHERE
 
-    def __init__(self, answer: Callable[[], bytes], headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, answer: Callable[[], bytes], headers: list[tuple[bytes, bytes]], size: int = 0) -> None:
         self.answer = answer
         self.headers = headers
+        self.size = size
 
     def accept(self, status: int, body: bytes) -> None:
         return None
 
     async def relay(self, opened: Opened, send: Send) -> None:
-        await send_whole(send, 200, self.answer(), self.headers)
+        answer = await asyncio.to_thread(self.answer) if self.size > OFF_LOOP_BYTES else self.answer()
+        await send_whole(send, 200, answer, self.headers)

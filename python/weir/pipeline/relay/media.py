@@ -4,16 +4,19 @@ OpenAI-dialect upstream with `model` rewritten and comes back unchanged, with it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from starlette.types import Send
 
 from weir.billing.meter import NO_UNITS, ZERO, Units, Usage
 from weir.errors import UpstreamStreamError
-from weir.pipeline.attempt import Opened, Outgoing, classify
+from weir.pipeline.attempt import Opened, Outgoing, broken_stream
 from weir.pipeline.call import Call
 from weir.pipeline.reply import Headers, base_headers, cost_headers, send_whole
 from weir.upstreams.transport import TRANSPORT_ERRORS
+
+log = logging.getLogger("weir.relay")
 
 # (the upstream's answer, its content type) -> what it is billed for
 Meter = Callable[[bytes, bytes], tuple[Usage, Units]]
@@ -97,9 +100,10 @@ class SpeechLeg:
                 async for chunk in opened.chunks:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except TRANSPORT_ERRORS as exc:
-                cause = classify(exc, opened.route.upstream.name)
-                self.failure = UpstreamStreamError(f"The upstream audio stream failed: {cause.message}")
-                call.status = self.failure.status
+                broken = broken_stream(exc, opened.route, call.started)
+                self.failure = UpstreamStreamError(f"The upstream audio stream failed: {broken.message}")
+                log.warning("%s: %s", call.request_id, self.failure.message)
+                call.status = broken.status
                 call.units = NO_UNITS
                 return  # returning with the response unfinished makes the server abort it: no clean end
             await send({"type": "http.response.body", "body": b""})

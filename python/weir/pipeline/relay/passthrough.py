@@ -15,7 +15,7 @@ from weir._native import StreamTap
 from weir.canonical.usage import ZERO, Usage
 from weir.dialects.registry import Dialect
 from weir.errors import GatewayError, UpstreamInvalidResponse, UpstreamStreamError
-from weir.pipeline.attempt import Opened, Outgoing, classify
+from weir.pipeline.attempt import Opened, Outgoing, broken_stream
 from weir.pipeline.call import Call
 from weir.pipeline.inbound import Finished, Parsed
 from weir.pipeline.reply import SSE_HEADERS, base_headers, cost_headers, send_whole
@@ -25,7 +25,7 @@ from weir.upstreams.transport import TRANSPORT_ERRORS
 
 
 class PassthroughLeg:
-    __slots__ = ("_max_line", "call", "client", "finished", "out", "stream", "usage", "wants_usage")
+    __slots__ = ("_max_line", "call", "client", "finished", "ids", "out", "stream", "usage", "wants_usage")
 
     local = False
 
@@ -49,6 +49,7 @@ class PassthroughLeg:
         self.wants_usage = parsed.wants_usage
         self.finished = finished
         self.usage = ZERO
+        self.ids = spec.ids() if spec.ids is not None else None  # the answer's id made Weir's own (Responses)
         self._max_line = max_line_bytes
 
     def accept(self, status: int, body: bytes) -> None:
@@ -72,11 +73,12 @@ class PassthroughLeg:
         call.status = response.status
         call.usage = self.usage
         cost = call.cost()
+        body = opened.body if self.ids is None else self.ids.unary(opened.body)
         if self.finished is not None:
-            await self.finished(opened.body, False)
+            await self.finished(body, False)
         content_type = response.headers.get("Content-Type", "application/json").encode("latin-1")
         headers = base_headers(call.request_id, content_type) + cost_headers(call.usage, cost)
-        await send_whole(send, call.status, opened.body, headers)
+        await send_whole(send, call.status, body, headers)
 
     async def _stream(self, opened: Opened, send: Send) -> None:
         call = self.call
@@ -95,11 +97,16 @@ class PassthroughLeg:
                 call.usage = Usage.from_tuple(tap.usage)
             if failure is None and not tap.complete:
                 failure = UpstreamStreamError("The upstream ended the stream before it was complete.")
-            tail = b""
+            if failure is not None:
+                call.waived = True  # the upstream broke off: what came is recorded, and costs the client nothing
+            ids = self.ids
+            tail = b"" if ids is None else ids.flush(b"")  # what a stream cut short held back, if anything
             usage_data = tap.usage_data
             if usage_data is not None:
-                tail = self.client.passthrough.usage_event(usage_data, call.cost(), self.wants_usage)
-            tail += tap.tail
+                if ids is not None:
+                    usage_data = ids.apply(usage_data)
+                tail += self.client.passthrough.usage_event(usage_data, call.cost(), self.wants_usage)
+            tail += tap.tail if ids is None else ids.apply(tap.tail)
             if failure is not None:  # never let a truncated answer look complete
                 call.status = failure.status
                 tail += self.client.stream_error(failure)
@@ -116,18 +123,24 @@ class PassthroughLeg:
     async def _pipe(self, opened: Opened, tap: StreamTap, send: Send) -> GatewayError | None:
         """Forward until the upstream ends; return the failure that cut it short, if any."""
         assert opened.chunks is not None
+        ids = self.ids
         try:
             out = tap.feed(opened.first)
+            if ids is not None:
+                out = ids.stream(out)
             if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})
             async for chunk in opened.chunks:
                 out = tap.feed(chunk)
+                if ids is not None:
+                    out = ids.stream(out)
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
             out = tap.finish()
+            if ids is not None:
+                out = ids.flush(out)
         except TRANSPORT_ERRORS as exc:
-            cause = classify(exc, opened.route.upstream.name)
-            return UpstreamStreamError(f"The upstream stream failed: {cause.message}", code=cause.code)
+            return broken_stream(exc, opened.route, self.call.started)
         except ValueError as exc:  # the tap refused the stream (a line over the size cap)
             return UpstreamStreamError(f"The upstream sent a malformed stream: {exc}")
         if out:

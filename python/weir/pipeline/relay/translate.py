@@ -5,6 +5,8 @@ its dialect.
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 from starlette.types import Send
 
@@ -13,12 +15,15 @@ from weir.canonical.request import Request
 from weir.canonical.response import Response
 from weir.canonical.stream import Failure, Start, StreamEvent, TextDelta, ThinkingDelta, ToolInputDelta, UsageUpdate
 from weir.canonical.usage import Usage
+from weir.dialects.anthropic_messages import stream as anthropic_stream
 from weir.dialects.base import Egress, Reply, Target
-from weir.dialects.registry import Dialect
-from weir.pipeline.attempt import Opened, Outgoing, classify
+from weir.dialects.registry import ANTHROPIC_MESSAGES, Dialect
+from weir.errors import GatewayError, UpstreamStreamError
+from weir.pipeline.attempt import Opened, Outgoing, broken_stream
 from weir.pipeline.call import Call
 from weir.pipeline.custom_tools import StreamRestorer, custom_names, restore
 from weir.pipeline.inbound import Finished
+from weir.pipeline.relay.count import local_count
 from weir.pipeline.relay.keepalive import Keepalive
 from weir.pipeline.reply import SSE_HEADERS, Headers, base_headers, cost_headers, send_whole
 from weir.pipeline.route import Route
@@ -28,6 +33,7 @@ from weir.upstreams.transport import TRANSPORT_ERRORS
 
 class TranslateLeg:
     __slots__ = (
+        "_estimate",
         "_keepalive_seconds",
         "_max_line",
         "answer",
@@ -71,6 +77,11 @@ class TranslateLeg:
         self.answer: Response | None = None
         self._max_line = max_line_bytes
         self._keepalive_seconds = keepalive_seconds
+        # Anthropic clients read message_start's input_tokens (Claude Code's context gauge); most other upstreams
+        # count only at the end, so Weir counts the request itself, in a thread, while the upstream works.
+        self._estimate: asyncio.Future[int] | None = None
+        if call.stream and client is ANTHROPIC_MESSAGES and upstream.wire is not ANTHROPIC_MESSAGES:
+            self._estimate = asyncio.ensure_future(estimate_input(request, call.model.token_encoding))
 
     def accept(self, status: int, body: bytes) -> None:
         canonical = self.wire.response.to_canonical(body)  # raises GatewayError (502) on an unreadable answer
@@ -126,6 +137,8 @@ class TranslateLeg:
         framer = SseFramer(self._max_line)
         reader = self.wire.reader()
         writer = self.client.writer(call.requested_model, self.wants_usage)
+        if self._estimate is not None and isinstance(writer, anthropic_stream.FromCanonical):
+            writer.input_estimate = await self._estimate
         restorer = StreamRestorer(self.customs) if self.customs else None
         tally = _Tally()
         failed = False
@@ -160,19 +173,37 @@ class TranslateLeg:
             tail = convert(framer.finish(), reader.finish())
         except (*TRANSPORT_ERRORS, ValueError) as exc:  # ValueError: an SSE line over the size cap
             clean = False
+            broken: GatewayError
             if isinstance(exc, ValueError):
-                message = f"The upstream sent a malformed stream: {exc}"
+                broken = UpstreamStreamError(f"The upstream sent a malformed stream: {exc}")
             else:
-                message = f"The upstream stream failed: {classify(exc, opened.route.upstream.name).message}"
-            tail = b"" if failed else write(Failure(status=502, type="api_error", message=message))
+                broken = broken_stream(exc, opened.route, call.started)
+            kind = "timeout_error" if broken.status == 504 else "api_error"
+            tail = b"" if failed else write(Failure(status=broken.status, type=kind, message=broken.message))
         call.usage = tally.final(call.model.token_encoding)
-        if not failed:
+        if failed:
+            call.waived = True  # the upstream broke off or failed the stream: recorded, not charged
+        else:
             tail += writer.finish(call.usage, call.cost())
             completed = getattr(writer, "completed", None)  # writers of dialects with a final response object
             if self.finished is not None and completed is not None:
                 await self.finished(msgspec.json.encode(completed), False)
         await out.end(tail)
         return clean and not failed
+
+
+ESTIMATE_EXACT_BYTES = 256 * 1024  # larger requests are estimated at 4 bytes a token instead of counted
+
+
+async def estimate_input(request: Request, encoding: str) -> int:
+    """The request's input tokens as Weir counts them locally (pipeline/relay/count.py), off the event loop; a
+    very large request is estimated from its size instead, to bound the CPU a display value may take."""
+    size = sum(len(t.text) for t in request.system) + sum(
+        len(getattr(block, "text", "")) for message in request.messages for block in message.content
+    )
+    if size > ESTIMATE_EXACT_BYTES:
+        return size // 4
+    return await asyncio.to_thread(local_count, request, encoding)
 
 
 class _Tally:
