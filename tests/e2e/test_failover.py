@@ -59,11 +59,19 @@ class Gateway:
     db: Path
     log: Path
 
+    def __post_init__(self) -> None:
+        self._openai = openai.OpenAI(base_url=f"{self.weir.url}/v1", api_key=self.key, max_retries=0, timeout=20)
+        self._anthropic = anthropic.Anthropic(base_url=self.weir.url, api_key=self.key, max_retries=0, timeout=20)
+
     def openai(self) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.weir.url}/v1", api_key=self.key, max_retries=0, timeout=20)
+        return self._openai
 
     def anthropic(self) -> anthropic.Anthropic:
-        return anthropic.Anthropic(base_url=self.weir.url, api_key=self.key, max_retries=0, timeout=20)
+        return self._anthropic
+
+    def close(self) -> None:
+        self._openai.close()
+        self._anthropic.close()
 
     def record(self, request_id: str, wait: float = 5.0) -> dict[str, Any]:
         deadline = time.monotonic() + wait
@@ -154,7 +162,9 @@ def gw(tmp_path_factory: pytest.TempPathFactory, mock_upstream: str) -> Iterator
     try:
         wait_http(f"{weir.url}/healthz", proc, log)
         key = weir.new_key("failover", "100")
-        yield Gateway(weir, key, home / "data" / "weir.db", log)
+        gateway = Gateway(weir, key, home / "data" / "weir.db", log)
+        yield gateway
+        gateway.close()
     finally:
         assert stop(proc) == 0, log.read_text()[-4000:]
 
@@ -177,8 +187,8 @@ def test_no_failover_once_the_stream_began_and_a_broken_stream_costs_nothing(gw:
     marker = uuid.uuid4().hex
     stream = gw.openai().chat.completions.with_raw_response.create(model="fo-die", messages=ask(marker), stream=True)
     texts = []
-    with pytest.raises(openai.APIError):
-        for chunk in stream.parse():
+    with pytest.raises(openai.APIError), stream.parse() as chunks:
+        for chunk in chunks:
             texts.extend(choice.delta.content or "" for choice in chunk.choices)
     assert texts == ["partial"]
     assert gw.seen("mock-model", marker) == 0  # the backup never saw this call
@@ -202,8 +212,10 @@ def test_an_openai_client_whose_openai_route_is_down_is_served_by_the_anthropic_
     assert raw.parse().choices[0].message.content
     record = gw.record(raw.headers["x-weir-request-id"])
     assert record["provider"] == "claude" and record["status"] == 200
-    streamed = gw.anthropic().messages.create(model="fo-openai-down", max_tokens=64, messages=ask(marker), stream=True)
-    assert any(event.type == "message_stop" for event in streamed)
+    with gw.anthropic().messages.create(
+        model="fo-openai-down", max_tokens=64, messages=ask(marker), stream=True
+    ) as streamed:
+        assert [event.type for event in streamed][-1] == "message_stop"
 
 
 def test_the_breaker_stops_traffic_to_a_dead_route_then_tries_it_once(gw: Gateway) -> None:
