@@ -71,6 +71,7 @@ MODELS = [  # (id, aliases, provider, upstream model)
     ("resp-tools", [], "responses-mock", "mock-tools"),
     ("resp-broken", [], "responses-mock", "mock-error-500"),
     ("resp-cut", [], "responses-mock", "mock-cut"),
+    ("resp-repeat", [], "responses-mock", "mock-repeat-id"),
     # Gemini upstream (the mock's /v1beta/models/{model}:generateContent): Gemini clients pass through.
     ("gemini-test", [], "gemini-mock", "mock-model"),
     ("gemini-tools", [], "gemini-mock", "mock-tools"),

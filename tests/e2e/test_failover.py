@@ -117,6 +117,8 @@ def _config(path: Path, port: int, upstream: str, data: Path) -> None:
 host = "127.0.0.1"
 port = {port}
 data_dir = "{data}"
+count_tokens_per_minute = 5
+count_tokens_max_bytes = 4096
 
 [storage]
 url = "sqlite://{data / "weir.db"}"
@@ -378,3 +380,44 @@ def test_the_wallet_moved_by_exactly_what_was_recorded(gw: Gateway) -> None:
         charged = conn.execute("SELECT coalesce(sum(cost_microcents), 0) FROM usage_records").fetchone()[0]
     account = json.loads(gw.weir.cli("accounts", "show", "failover").stdout)
     assert account["balance_microcents"] == 100 * 100_000_000 - charged
+
+
+@pytest.mark.parametrize("client", ["anthropic", "gemini"])
+def test_a_stream_the_upstream_breaks_costs_nothing_in_every_dialect(gw: Gateway, client: str) -> None:
+    if client == "anthropic":
+        raw = gw.anthropic().messages.with_raw_response.create(
+            model="fo-die", max_tokens=32, messages=ask("d"), stream=True
+        )
+        with pytest.raises(anthropic.APIStatusError), raw.parse() as events:
+            for _ in events:
+                pass
+        request_id = raw.headers["x-weir-request-id"]
+    else:
+        with httpx.stream(
+            "POST",
+            f"{gw.weir.url}/v1beta/models/fo-die:streamGenerateContent?alt=sse",
+            headers={"x-goog-api-key": gw.key},
+            json={"contents": [{"role": "user", "parts": [{"text": "d"}]}]},
+            timeout=20,
+        ) as response:
+            body = b"".join(response.iter_bytes())
+            request_id = response.headers["x-weir-request-id"]
+        assert body.rstrip().split(b"\r\n\r\n")[-1].startswith(b'data: {"error"')
+    record = gw.record(request_id)
+    assert (record["status"], record["cost_microcents"]) == (502, 0)
+    assert record["output_tokens"] > 0  # what was received is recorded, just not charged
+
+
+def test_counting_tokens_is_admitted_capped_and_bounded_per_key(gw: Gateway) -> None:
+    url = f"{gw.weir.url}/v1/messages/count_tokens"
+    body = {"model": "fo-refused", "messages": ask("count me")}
+    broke = gw.weir.new_key("broke", "0")
+    refused = httpx.post(url, headers={"x-api-key": broke}, json=body)
+    assert refused.status_code == 402 and refused.json()["error"]["type"] == "billing_error"
+    big = httpx.post(url, headers={"x-api-key": gw.key}, json={**body, "system": "x" * 5000})
+    assert big.status_code == 413
+    answers = [httpx.post(url, headers={"x-api-key": gw.key}, json=body) for _ in range(4)]  # 5 with the 413
+    assert {a.status_code for a in answers} == {200} and answers[0].json()["input_tokens"] > 0
+    over = httpx.post(url, headers={"x-api-key": gw.key}, json=body)
+    assert over.status_code == 429 and over.json()["error"]["type"] == "rate_limit_error"
+    assert 1 <= int(over.headers["retry-after"]) <= 60

@@ -216,3 +216,18 @@ def test_the_openai_path_alias(weir: Weir, key: str) -> None:
     assert aliased.responses.create(model="claude-test", input="hi").output_text == REPLY
     chat = aliased.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
     assert chat.choices[0].message.content == REPLY
+
+
+def test_a_passed_through_response_gets_an_id_of_weir_s_even_when_the_upstream_repeats_its_own(
+    weir: Weir, client: openai.OpenAI, key: str
+) -> None:
+    first = client.responses.create(model="resp-repeat", input="first topic")
+    with client.responses.stream(model="resp-repeat", input="second topic") as s:
+        second = s.get_final_response()
+    assert len({first.id, second.id, "resp_repeated"}) == 3 and first.id.startswith("resp_")
+    for response, topic in ((first, "first topic"), (second, "second topic")):
+        httpx.delete(f"{weir.upstream}/_mock/requests")
+        again = client.responses.create(model="resp-repeat", input="and?", previous_response_id=response.id)
+        assert again.output_text == REPLY
+        sent = orjson.dumps(upstream_saw(weir, "openai_responses", key)[0]["body"]).decode()
+        assert topic in sent and "resp_repeated" not in sent

@@ -61,7 +61,7 @@ class _Turn:
     def __init__(self, body: dict[str, Any], number: int) -> None:
         self.body = body
         self.model: str = body.get("model", "")
-        self.id = f"resp_mock{number}"
+        self.id = "resp_repeated" if self.model == "mock-repeat-id" else f"resp_mock{number}"  # some upstreams repeat
         self.number = number
         self.created_at = int(time.time())
         self.reasoning: dict[str, Any] | None = body.get("reasoning")
