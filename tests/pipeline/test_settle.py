@@ -91,10 +91,10 @@ async def test_queue_depth_is_exact_after_each_commit(sqlite_store: SqliteStore)
     for i in range(20):
         await settler.submit(record(f"d{i}", account.id, 1))
     assert settler.depth == 20
-    await asyncio.wait_for(settler._queue.join(), 5)
+    await asyncio.wait_for(settler.drained(), 5)
     assert settler.depth == 0 and gauge(USAGE_QUEUE) == 0
     await settler.submit(record("d-last", account.id, 1))
-    await asyncio.wait_for(settler._queue.join(), 5)
+    await asyncio.wait_for(settler.drained(), 5)
     assert gauge(USAGE_QUEUE) == 0
     await settler.close()
 
