@@ -181,6 +181,8 @@ class World:
 
 
 class _Endpoint:
+    remembers = False
+
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
 

@@ -19,6 +19,7 @@ import weakref
 from starlette.types import Message, Receive
 
 from weir.errors import RequestTimeout
+from weir.pipeline.reply import current_task
 
 SWEEP_SECONDS = 0.25
 
@@ -49,6 +50,22 @@ class _Sweeper:
 
 
 _SWEEPERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sweeper] = weakref.WeakKeyDictionary()
+_last: tuple[asyncio.AbstractEventLoop | None, _Sweeper | None] = (None, None)
+
+
+def _sweeper() -> _Sweeper:
+    """The running loop's sweeper; the last one found is remembered (a worker has one loop), since the weak
+    dictionary's lookup showed on every call's path."""
+    global _last
+    loop = asyncio.get_running_loop()
+    known, sweeper = _last
+    if loop is known and sweeper is not None:
+        return sweeper
+    sweeper = _SWEEPERS.get(loop)
+    if sweeper is None:
+        sweeper = _SWEEPERS[loop] = _Sweeper()
+    _last = (loop, sweeper)
+    return sweeper
 
 
 class BodyTimer:
@@ -65,12 +82,9 @@ class BodyTimer:
     async def receive(self, receive: Receive) -> Message:
         if self.left <= 0:
             raise RequestTimeout(self.seconds)
-        task = asyncio.current_task()
+        task = current_task()
         assert task is not None
-        loop = task.get_loop()
-        sweeper = _SWEEPERS.get(loop)
-        if sweeper is None:
-            sweeper = _SWEEPERS[loop] = _Sweeper()
+        sweeper = _sweeper()
         started = time.monotonic()
         self.deadline = started + self.left
         sweeper.add(task, self)

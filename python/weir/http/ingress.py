@@ -16,6 +16,7 @@ from weir.gateway import Gateway
 from weir.http.asgi import INBOUND_HEADERS, ClientGone, Headers, headers_of, read_body, request_id
 from weir.observability.metrics import RouteCounter
 from weir.pipeline.authenticate import extract_key
+from weir.pipeline.exchange import Exchange
 from weir.pipeline.inbound import Finished, Parsed
 from weir.pipeline.reply import send_whole
 
@@ -48,6 +49,11 @@ class Ingress:
         self.gateway = gateway
         self.requests = RouteCounter(self.route)
         self.wanted = INBOUND_HEADERS | gateway.extra_key_headers
+        self._exchange: Exchange | None = None  # the gateway's, once it is open (one attribute read per call)
+
+    def _open_exchange(self) -> Exchange:
+        self._exchange = self.gateway.exchange
+        return self._exchange
 
     def parse(self, raw: bytes, scope: Scope, found: Headers) -> Parsed:
         raise NotImplementedError
@@ -59,6 +65,8 @@ class Ingress:
 
     async def prepare(self, parsed: Parsed, account_id: int) -> Parsed:
         return parsed
+
+    remembers = False  # whether `finished` has something to do (Responses stores conversations)
 
     def finished(self, parsed: Parsed, account_id: int) -> Finished | None:
         return None
@@ -73,7 +81,8 @@ class Ingress:
             server = gw.config.server
             raw = await read_body(found, receive, server.max_body_bytes, server.body_read_timeout_seconds)
             parsed = self.parse(raw, scope, found)
-            status = await gw.exchange.serve(self, principal, parsed, rid, receive, send)
+            exchange = self._exchange or self._open_exchange()
+            status = await exchange.serve(self, principal, parsed, rid, receive, send)
         except GatewayError as err:
             status = err.status
             await self.refuse(send, err, rid)

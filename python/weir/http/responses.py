@@ -50,6 +50,8 @@ class Responses(Ingress):
             session=parsed.session,
         )
 
+    remembers = True
+
     def finished(self, parsed: Parsed, account_id: int) -> Finished | None:
         conversations = self.gateway.conversations
         request = parsed.payload  # the client's own (expanded) request, not the upstream's copy

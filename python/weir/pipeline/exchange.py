@@ -24,7 +24,7 @@ from weir.pipeline.call import Call
 from weir.pipeline.inbound import Endpoint, Parsed
 from weir.pipeline.relay.passthrough import PassthroughLeg
 from weir.pipeline.relay.translate import TranslateLeg
-from weir.pipeline.reply import CLIENT_CLOSED, unwatch, watch
+from weir.pipeline.reply import CLIENT_CLOSED, current_task, unwatch, watch
 from weir.pipeline.route import ModelTable, Route, Router
 from weir.pipeline.settle import Settler
 from weir.upstreams.health import Key
@@ -53,10 +53,13 @@ class Exchange:
         self, endpoint: Endpoint, principal: Principal, parsed: Parsed, request_id: str, receive: Receive, send: Send
     ) -> int:
         """A chat, messages, responses or Gemini call, end to end; the status the client got."""
-        call, routes, key = self.begin(principal, parsed.model, request_id, parsed.stream, parsed.session)
+        model = self.models.resolve(parsed.model)
+        admit(principal, self.wallets)
+        routes, key = self.router.candidates(model, parsed.session)
+        call = Call(request_id, principal, model, routes[0], parsed.stream, parsed.model)
         if parsed.prepare:
             parsed = await endpoint.prepare(parsed, principal.account_id)
-        finished = endpoint.finished(parsed, principal.account_id)
+        finished = endpoint.finished(parsed, principal.account_id) if endpoint.remembers else None
         client = endpoint.dialect
         canonical: list[Request] = []  # converted once, the first time a route needs it
         server = self.server
@@ -99,7 +102,9 @@ class Exchange:
         a free call (token counting), metered in no usage record. `watch_client=False`: the request body is still being
         read during the exchange (an upload), so nothing else may read from the client meanwhile."""
         router = self.router
-        task = watch(receive) if watch_client else None
+        task = current_task() if watch_client else None
+        if task is not None:
+            watch(task, receive)
         served: Route | None = None
         failure: GatewayError | None = None
         try:

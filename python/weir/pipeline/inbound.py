@@ -33,6 +33,7 @@ class Endpoint(Protocol):
     """A client-facing model endpoint, as the exchange sees it."""
 
     dialect: Dialect
+    remembers: bool  # whether `finished` has anything to do for this endpoint
 
     def to_canonical(self, parsed: Parsed) -> Request:
         """The request in the canonical form, for an upstream of another dialect (raises InvalidRequest)."""

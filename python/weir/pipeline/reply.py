@@ -56,11 +56,12 @@ current_task = _task_getter()
 WATCH_AFTER_SECONDS = 0.05  # calls done sooner never pay for a watch (most calls to a fast upstream)
 
 
-def watch(receive: Receive) -> asyncio.Task[object]:
-    """Start watching for the client of the current task's call to leave; if it leaves, the task is cancelled
-    where it waits (closing the upstream request). Returns the task; the caller must `unwatch` it once done:
+def watch(task: asyncio.Task[object], receive: Receive) -> None:
+    """Start watching for the client of `task`'s call (the current task) to leave; if it leaves, the task is
+    cancelled where it waits (closing the upstream request). The caller must `unwatch` it once done:
 
-        task = watch(receive)
+        task = current_task()
+        watch(task, receive)
         try:
             ...                          # the exchange and its relay
         except asyncio.CancelledError:
@@ -74,10 +75,11 @@ def watch(receive: Receive) -> asyncio.Task[object]:
     periods: one sweeper per worker starts the watches of calls that lasted that long, so a call that ends sooner
     costs two dict operations instead of a task (a client that left meanwhile is noticed as soon as its watch
     starts)."""
-    task = current_task()
-    assert task is not None
-    _SWEEPER.add(task, receive)
-    return task
+    sweeper = _SWEEPER
+    sweeper.pending[task] = (sweeper.tick, receive)
+    running = sweeper.running
+    if running is None or running.done():
+        sweeper.start()
 
 
 def unwatch(task: asyncio.Task[object]) -> bool:
@@ -104,13 +106,10 @@ class _Sweeper:
         self.watching: dict[asyncio.Task[object], asyncio.Future[None]] = {}
         self.gone: set[asyncio.Task[object]] = set()
         self.tick = 0
-        self._task: asyncio.Future[None] | None = None
+        self.running: asyncio.Future[None] | None = None
 
-    def add(self, task: asyncio.Task[object], receive: Receive) -> None:
-        self.pending[task] = (self.tick, receive)
-        sweeper = self._task
-        if sweeper is None or sweeper.done():
-            self._task = asyncio.ensure_future(self._run())
+    def start(self) -> None:
+        self.running = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
         pending = self.pending
@@ -134,7 +133,9 @@ _SWEEPER = _Sweeper()
 
 async def until_disconnect(work: Awaitable[None], receive: Receive) -> bool:
     """Await `work` under a watch; True when the client left first (the work was cancelled)."""
-    task = watch(receive)
+    task = current_task()
+    assert task is not None
+    watch(task, receive)
     try:
         await work
     except asyncio.CancelledError:
