@@ -24,13 +24,13 @@ class LeaseKeeper:
     def __init__(self, lease_seconds: float) -> None:
         self.lease_ms = int(lease_seconds * 1000)
         self._live: weakref.WeakValueDictionary[str, Decision] = weakref.WeakValueDictionary()
-        self._prefix = f"{os.getpid():x}.{os.urandom(4).hex()}."
+        self._lease_prefix = f"{os.getpid():x}.{os.urandom(4).hex()}."
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
 
     def new_lease(self) -> str:
         """An id no other call of any process uses."""
-        return f"{self._prefix}{next(self._ids)}"
+        return f"{self._lease_prefix}{next(self._ids)}"
 
     def track(self, decision: Decision) -> None:
         if decision.lease is not None:
@@ -68,14 +68,18 @@ class LeaseKeeper:
     async def _tick(self) -> None:
         """Once per renewal period, after the renewal: housekeeping of the backend."""
 
+    async def renew(self) -> None:
+        """One renewal: extend the lease of every call of this process still in flight, then housekeeping."""
+        live = [(d.key, lease) for lease, d in list(self._live.items()) if not d.released]
+        if live:
+            await self._renew(live)
+        await self._tick()
+
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self.lease_ms / 3000)
-            live = [(decision.key, lease) for lease, decision in list(self._live.items())]
             try:
-                if live:
-                    await self._renew(live)
-                await self._tick()
+                await self.renew()
             except Exception:  # never let the renewal task die: the next period tries again
                 log.exception("renewing max_concurrent leases failed")
 
