@@ -243,3 +243,15 @@ async def test_concurrent_slots_admit_exactly_max(backend: Backend) -> None:
     await asyncio.gather(*(backend.limiter.release(d) for d in admitted[:3]))
     again = await asyncio.gather(*(backend.limiter.admit("k1", limits) for _ in range(100)))
     assert sum(d.admitted for d in again) == 3
+
+
+async def test_a_late_renewal_does_not_revive_an_expired_slot(backend: Backend) -> None:
+    limits = Limits(max_concurrent=1)
+    held = await backend.limiter.admit("k1", limits)
+    backend.advance(31)  # past lease_seconds without a renewal: a stalled or crashed worker
+    await backend.limiter.renew()
+    other = await backend.limiter.admit("k1", limits)
+    assert held.admitted and other.admitted
+    backend.advance(20)
+    await backend.limiter.renew()  # renews the live ones, the second call's among them
+    assert not (await backend.limiter.admit("k1", limits)).admitted

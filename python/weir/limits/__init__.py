@@ -11,11 +11,12 @@ from __future__ import annotations
 from weir.config import Config, ConfigError
 from weir.limits.base import LIMIT_NAMES, UNLIMITED, Decision, Limiter, Limits, Window
 from weir.limits.decision import refusal
-from weir.limits.headers import Family, render
+from weir.limits.headers import FAMILIES, Family, render
 from weir.limits.inprocess import InProcessLimiter
 from weir.limits.redis import RedisLimiter
 
 __all__ = [
+    "FAMILIES",
     "LIMIT_NAMES",
     "UNLIMITED",
     "Decision",

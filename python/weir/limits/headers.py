@@ -28,6 +28,13 @@ from typing import Literal
 from weir.limits.base import Decision, Window
 
 Family = Literal["openai", "anthropic", "gemini"]  # whose headers a response carries: the caller's dialect's
+# The family of each inbound dialect (weir.dialects.registry names).
+FAMILIES: dict[str, Family] = {
+    "openai_chat": "openai",
+    "openai_responses": "openai",
+    "anthropic_messages": "anthropic",
+    "gemini": "gemini",
+}
 
 WARN_AT_PERCENT = 80
 

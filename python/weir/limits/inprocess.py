@@ -137,8 +137,10 @@ class InProcessLimiter(LeaseKeeper):
         if not fail:
             if rpm is not None:
                 requests.append(now)
-            state.hour_n += 1
-            state.day_n += 1
+            if rph is not None:  # a window counts from when its limit is set
+                state.hour_n += 1
+            if rpd is not None:
+                state.day_n += 1
             if new_ip:
                 state.ips.add(ip)  # type: ignore[arg-type]
             if maxc is not None:
@@ -189,11 +191,11 @@ class InProcessLimiter(LeaseKeeper):
             self._count_tokens(key, tokens)
 
     async def _renew(self, leases: list[tuple[str, str]]) -> None:
-        deadline = int(self._clock() * 1000) + self.lease_ms
+        now = int(self._clock() * 1000)
         for key, lease in leases:
             state = self._states.get(key)
-            if state is not None and lease in state.leases:
-                state.leases[lease] = deadline
+            if state is not None and state.leases.get(lease, 0) > now:  # an expired lease stays expired
+                state.leases[lease] = now + self.lease_ms
 
     async def _tick(self) -> None:
         now = int(self._clock() * 1000)

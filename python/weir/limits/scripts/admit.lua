@@ -103,7 +103,8 @@ if fail == 0 then
     redis.call('PEXPIRE', KEYS[2], MINUTE)
     rm_n = rm_n + 1
   end
-  hn, dn = hn + 1, dn + 1
+  if rph > 0 then hn = hn + 1 end  -- a window counts from when its limit is set
+  if rpd > 0 then dn = dn + 1 end
   if fixed then
     local keep = (day + 1) * DAY - now + MINUTE
     if not same_day then redis.call('DEL', KEYS[5]) end
