@@ -7,7 +7,8 @@ one event-loop iteration share one pipeline (`Batcher`), which is what keeps a R
 (bench/micro/limits.py). Every key the scripts write expires by itself.
 
 Failures are bounded (reliability.md A8): connect and reply timeouts of `timeout` seconds (redis-py's default is 5 s
-with 10 retries), one retry on a broken connection (a stale pooled socket) and none on a timeout, a bounded pool.
+with 10 retries), one retry on a broken connection (a stale pooled socket) and none on a timeout, a bounded number
+of connections.
 A failed admission follows `on_backend_error`: "open" admits the call unchecked, counts
 weir_limits_backend_errors_total and logs a warning at most once a minute; "closed" raises LimitsUnavailable (503).
 """
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any, Literal
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -57,33 +58,61 @@ class Script:
 
 ADMIT, RELEASE, RENEW = Script.load("admit"), Script.load("release"), Script.load("renew")
 
-Call = tuple[Script, tuple[str, ...], tuple[Any, ...], "asyncio.Future[Any]"]
+Call = tuple[Script, tuple[bytes, ...], tuple[Any, ...], "asyncio.Future[Any]"]
 
 
 class Batcher:
-    """Autopipelining: the script calls made during one event-loop iteration go to Redis as one pipeline (one
-    write, the replies read in order), on one pooled connection. Each call still sees its own reply or error."""
+    """Autopipelining: the script calls made while others are in flight go to Redis together, as one pipeline (one
+    write, the replies read in order) on one pooled connection, sent once the event loop has run every caller of
+    that iteration. A call made when nothing else is in flight goes at once, alone. Each call sees its own reply
+    or error."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, max_pipelines: int = 4) -> None:
         self._redis = redis
+        self._max_pipelines = max_pipelines  # in flight at once; more calls wait for one to end (and join up)
         self._calls: list[Call] = []
+        self._scheduled = False
+        self._in_flight = 0  # calls sent alone and pipelines, not yet answered
         self._running: set[asyncio.Task[None]] = set()
 
-    def run(self, script: Script, keys: tuple[str, ...], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+    async def run(self, script: Script, keys: tuple[bytes, ...], args: tuple[Any, ...]) -> Any:
+        if not self._in_flight and not self._calls:
+            self._in_flight += 1
+            try:
+                return await self._alone(script, keys, args)
+            finally:
+                self._in_flight -= 1
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        if not self._calls:
-            loop.call_soon(self._flush)
         self._calls.append((script, keys, args, future))
-        return future
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    async def _alone(self, script: Script, keys: tuple[bytes, ...], args: tuple[Any, ...]) -> Any:
+        try:
+            return await self._redis.evalsha(script.sha, len(keys), *keys, *args)
+        except NoScriptError:  # a restarted Redis has forgotten the script: load it, run the call again
+            await self._redis.script_load(script.body)
+            return await self._redis.evalsha(script.sha, len(keys), *keys, *args)
 
     def _flush(self) -> None:
+        self._scheduled = False
+        if not self._calls or len(self._running) >= self._max_pipelines:
+            return  # the end of a pipeline in flight sends them
         calls, self._calls = self._calls, []
         task = asyncio.get_running_loop().create_task(self._execute(calls))
         self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if self._calls and not self._scheduled:
+            self._flush()
 
     async def _execute(self, calls: list[Call]) -> None:
+        self._in_flight += 1
         try:
             replies = await self._pipeline(calls)
             missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
@@ -102,6 +131,8 @@ class Batcher:
             if not isinstance(exc, Exception):
                 raise
             return
+        finally:
+            self._in_flight -= 1
         for (*_, future), reply in zip(calls, replies, strict=True):
             if future.done():  # its caller stopped waiting
                 continue
@@ -133,7 +164,7 @@ class RedisLimiter(LeaseKeeper):
         timeout: float = 0.25,
         lease_seconds: float = 30.0,
         prefix: str = "weir:",
-        max_connections: int = 16,
+        max_pipelines: int = 4,
         time_shift_ms: int = 0,
     ) -> None:
         """`url`: storage.redis_url. `prefix` starts every key (tests give each their own). `time_shift_ms` is added
@@ -143,28 +174,30 @@ class RedisLimiter(LeaseKeeper):
         self.time_shift_ms = time_shift_ms
         self._timeout = timeout
         self._prefix = prefix
-        pool = BlockingConnectionPool.from_url(
+        # The batcher keeps at most max_pipelines pipelines and one lone call in flight; the rest of the pool is for
+        # health checks and lease renewals. So the pool never runs dry, and needs no (costly) waiting for a connection.
+        pool = ConnectionPool.from_url(
             url,
-            max_connections=max_connections,
-            timeout=timeout,  # waiting for a free connection
+            max_connections=max_pipelines + 4,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             socket_keepalive=True,
             retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
         )
         self._redis = Redis(connection_pool=pool)
-        self._batcher = Batcher(self._redis)
-        self._keys: dict[str, tuple[str, str, str, str, str]] = {}
+        self._batcher = Batcher(self._redis, max_pipelines)
+        self._keys: dict[str, tuple[bytes, bytes, bytes, bytes, bytes]] = {}
+        self._limits: dict[Limits, bytes] = {}  # a key's limits as admit.lua reads them
         self._warned = -WARN_EVERY_SECONDS
 
-    def keys_of(self, key: str) -> tuple[str, str, str, str, str]:
-        """The Redis keys of one limits key: one hash tag, so a cluster keeps them in one slot."""
+    def keys_of(self, key: str) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+        """The Redis keys of one limits key (encoded once): one hash tag, so a cluster keeps them in one slot."""
         found = self._keys.get(key)
         if found is None:
             if len(self._keys) >= MAX_CACHED_KEYS:
                 self._keys.clear()
-            base = f"{self._prefix}{{{key}}}:"
-            found = self._keys[key] = (base + "f", base + "rm", base + "tm", base + "c", base + "ip")
+            base = f"{self._prefix}{{{key}}}:".encode()
+            found = self._keys[key] = (base + b"f", base + b"rm", base + b"tm", base + b"c", base + b"ip")
         return found
 
     async def admit(self, key: str, limits: Limits, ip: str | None = None) -> Decision:
@@ -182,23 +215,17 @@ class RedisLimiter(LeaseKeeper):
         ):
             return Decision(key, limits, int(time.time() * 1000))
         lease = self.new_lease() if maxc is not None else ""
-        args = (
-            rpm or 0,
-            rph or 0,
-            rpd or 0,
-            tpm or 0,
-            tpd or 0,
-            maxc or 0,
-            maxips or 0,
-            ip or "",
-            lease,
-            self.lease_ms,
-            self.time_shift_ms,
-        )
+        encoded = self._limits.get(limits)
+        if encoded is None:
+            if len(self._limits) >= MAX_CACHED_KEYS:
+                self._limits.clear()
+            figures = (rpm, rph, rpd, tpm, tpd, maxc, maxips)
+            encoded = self._limits[limits] = b"%d %d %d %d %d %d %d %d" % (*(f or 0 for f in figures), self.lease_ms)
         try:
-            r = await self._batcher.run(ADMIT, self.keys_of(key), args)
+            reply = await self._batcher.run(ADMIT, self.keys_of(key), (encoded, ip or b"", lease, self.time_shift_ms))
         except BACKEND_ERRORS as exc:
             return self._failed(key, limits, exc)
+        r = [int(x) for x in reply.split()]
         decision = decide(key, limits, r[1], r[0], lease or None, r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
         if decision.lease is not None:
             self.track(decision)

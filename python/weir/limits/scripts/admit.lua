@@ -7,17 +7,18 @@
 --       3 list: "time:tokens" records of the last minute, oldest first
 --       4 sorted set: max_concurrent leases, scored by their deadline (ms)
 --       5 set: the day's client IPs
--- ARGV: 1 requests_per_minute, 2 requests_per_hour, 3 requests_per_day, 4 tokens_per_minute, 5 tokens_per_day,
---       6 max_concurrent, 7 max_ips (0: no such limit), 8 client IP ('' unknown), 9 lease id, 10 lease ms,
---       11 shift ms (0; tests move the clock with it)
--- Returns: {failed checks (bit mask), now, minute requests, oldest, newest, hour requests, day requests,
---           minute tokens, newest token record, when the minute tokens fall below the limit, day tokens}
+-- ARGV: 1 the key's limits, space-separated: requests_per_minute, requests_per_hour, requests_per_day,
+--         tokens_per_minute, tokens_per_day, max_concurrent, max_ips (0: no such limit), lease ms
+--       2 client IP ('' unknown), 3 lease id, 4 shift ms (0; tests move the clock with it)
+-- Returns, space-separated in one string (one reply to read): failed checks (bit mask), now, minute requests,
+--   oldest, newest, hour requests, day requests, minute tokens, newest token record, when the minute tokens fall
+--   below the limit, day tokens
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[11])
-local rpm, rph, rpd = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local tpm, tpd = tonumber(ARGV[4]), tonumber(ARGV[5])
-local maxc, maxips = tonumber(ARGV[6]), tonumber(ARGV[7])
-local ip, lease, lease_ms = ARGV[8], ARGV[9], tonumber(ARGV[10])
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[4])
+local rpm, rph, rpd, tpm, tpd, maxc, maxips, lease_ms = string.match(ARGV[1], '(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)')
+rpm, rph, rpd, tpm, tpd = tonumber(rpm), tonumber(rph), tonumber(rpd), tonumber(tpm), tonumber(tpd)
+maxc, maxips, lease_ms = tonumber(maxc), tonumber(maxips), tonumber(lease_ms)
+local ip, lease = ARGV[2], ARGV[3]
 local MINUTE, HOUR, DAY = 60000, 3600000, 86400000
 local cutoff = now - MINUTE
 local hour, day = math.floor(now / HOUR), math.floor(now / DAY)
@@ -127,4 +128,4 @@ if rm_n > 0 then
   rm_old = tonumber(redis.call('LINDEX', KEYS[2], 0))
   rm_new = tonumber(redis.call('LINDEX', KEYS[2], -1))
 end
-return {fail, now, rm_n, rm_old, rm_new, hn, dn, tms, tm_new, tm_free, tdn}
+return string.format('%d %d %d %d %d %d %d %d %d %d %d', fail, now, rm_n, rm_old, rm_new, hn, dn, tms, tm_new, tm_free, tdn)
