@@ -155,21 +155,30 @@ def sqlite_admit(db: sqlite3.Connection, key: str) -> bool:
     return admitted
 
 
-def sqlite_cell(path: str) -> Cell:
+def sqlite_cell(path: str, contending: Any = None) -> Cell:
+    """`contending`: an Event that keeps a second process admitting on the same file while this cell runs."""
     db = sqlite_open(path)
 
     async def run(n: int) -> None:
-        for i in range(n):
-            sqlite_admit(db, KEYS[i % 1000])
+        if contending is not None:
+            contending.set()
+        try:
+            for i in range(n):
+                sqlite_admit(db, KEYS[i % 1000])
+        finally:
+            if contending is not None:
+                contending.clear()
 
     return run
 
 
-def sqlite_contender(path: str, stop: Any) -> None:
-    """A second worker admitting on the same file until told to stop."""
+def sqlite_contender(path: str, contending: Any, stop: Any) -> None:
+    """A second worker admitting on the same file while `contending` is set, until `stop`."""
     db = sqlite_open(path)
     i = 0
     while not stop.is_set():
+        if not contending.wait(0.1):
+            continue
         sqlite_admit(db, KEYS[i % 1000])
         i += 1
 
@@ -243,7 +252,11 @@ def main() -> None:
     started = start_redis(root)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    contender: Any = None
+    ctx = multiprocessing.get_context("spawn")
+    stop, contending = ctx.Event(), ctx.Event()
+    sqlite_open(str(root / "shared.db")).close()
+    contender = ctx.Process(target=sqlite_contender, args=(str(root / "shared.db"), contending, stop), daemon=True)
+    contender.start()
     try:
         memory = InProcessLimiter()
         cells: dict[str, tuple[Cell, int]] = {
@@ -255,7 +268,7 @@ def main() -> None:
             "headers, gemini": (headers_cell("gemini"), n),
             "refusal (error + headers)": (refusal_cell(), n),
             "sqlite fixed window, 1 process": (sqlite_cell(str(root / "alone.db")), n),
-            "sqlite fixed window, 2 processes": (sqlite_cell(str(root / "shared.db")), n),
+            "sqlite fixed window, 2 processes": (sqlite_cell(str(root / "shared.db"), contending), n),
         }
         client: Redis | None = None
         shared: RedisLimiter | None = None
@@ -271,22 +284,16 @@ def main() -> None:
             for conc in (1, 8, 64):
                 cells[f"redis reference: pooled EVALSHA, {conc} at once"] = (pooled_evalsha(client, conc), n_redis)
             loop.run_until_complete(client.script_load(ADMIT.body))
-        ctx = multiprocessing.get_context("spawn")
-        stop = ctx.Event()
-        sqlite_open(str(root / "shared.db")).close()
-        contender = ctx.Process(target=sqlite_contender, args=(str(root / "shared.db"), stop), daemon=True)
-        contender.start()
         results = loop.run_until_complete(measure(cells, args.repeats, client))
-        stop.set()
         if shared is not None:
             loop.run_until_complete(shared.close())
         if client is not None:
             loop.run_until_complete(client.aclose())
     finally:
-        if contender is not None:
-            contender.join(5)
-            if contender.is_alive():
-                contender.kill()
+        stop.set()
+        contender.join(5)
+        if contender.is_alive():
+            contender.kill()
         if started is not None:
             started[0].kill()
             started[0].wait()
