@@ -136,6 +136,18 @@ class Answers:
         return module.Response(status, content=body, headers=[(k.decode(), v.decode()) for k, v in headers])
 
 
+def openai_client(answers: Answers) -> Any:
+    openai = pytest.importorskip("openai")
+    http = httpx2.Client(transport=httpx2.MockTransport(answers))
+    return openai.OpenAI(api_key="k", base_url="http://weir.test/v1", http_client=http)
+
+
+def anthropic_client(answers: Answers) -> Any:
+    anthropic = pytest.importorskip("anthropic")
+    http = httpx2.Client(transport=httpx2.MockTransport(answers))
+    return anthropic.Anthropic(api_key="k", base_url="http://weir.test", http_client=http)
+
+
 def sleeps(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[float]:
     """The waits the SDK's retry takes (recorded, not slept)."""
     waited: list[float] = []
@@ -148,9 +160,7 @@ def test_openai_sdk_waits_retry_after_ms_then_succeeds(monkeypatch: pytest.Monke
     waited = sleeps(monkeypatch, openai)
     ok = (200, json.dumps(CHAT_OK).encode(), [(b"content-type", b"application/json")])
     answers = Answers(wire(refusal(minute_refusal(3000), "openai"), "openai_chat"), ok)
-    client = openai.OpenAI(
-        api_key="k", base_url="http://weir.test/v1", http_client=httpx2.Client(transport=httpx2.MockTransport(answers))
-    )
+    client = openai_client(answers)
     reply = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
     assert reply.choices[0].message.content == "ok"
     assert (answers.requests, waited) == (2, [3.0])
@@ -160,9 +170,7 @@ def test_openai_sdk_gives_up_at_once_on_a_daily_limit(monkeypatch: pytest.Monkey
     openai = pytest.importorskip("openai")
     waited = sleeps(monkeypatch, openai)
     answers = Answers(wire(refusal(day_refusal(), "openai"), "openai_chat"))
-    client = openai.OpenAI(
-        api_key="k", base_url="http://weir.test/v1", http_client=httpx2.Client(transport=httpx2.MockTransport(answers))
-    )
+    client = openai_client(answers)
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
     assert (answers.requests, waited) == (1, [])
@@ -175,9 +183,7 @@ def test_anthropic_sdk_waits_retry_after_ms_then_succeeds(monkeypatch: pytest.Mo
     waited = sleeps(monkeypatch, anthropic)
     ok = (200, json.dumps(MESSAGE_OK).encode(), [(b"content-type", b"application/json")])
     answers = Answers(wire(refusal(minute_refusal(7000), "anthropic"), "anthropic_messages"), ok)
-    client = anthropic.Anthropic(
-        api_key="k", base_url="http://weir.test", http_client=httpx2.Client(transport=httpx2.MockTransport(answers))
-    )
+    client = anthropic_client(answers)
     reply = client.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
     assert reply.content[0].text == "ok"
     assert (answers.requests, waited) == (2, [7.0])
@@ -188,9 +194,7 @@ def test_anthropic_sdk_does_not_sleep_a_day(monkeypatch: pytest.MonkeyPatch) -> 
     anthropic = pytest.importorskip("anthropic")
     waited = sleeps(monkeypatch, anthropic)
     answers = Answers(wire(refusal(day_refusal(), "anthropic"), "anthropic_messages"))
-    client = anthropic.Anthropic(
-        api_key="k", base_url="http://weir.test", http_client=httpx2.Client(transport=httpx2.MockTransport(answers))
-    )
+    client = anthropic_client(answers)
     with pytest.raises(anthropic.RateLimitError) as caught:
         client.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
     assert (answers.requests, waited) == (1, [])
@@ -203,16 +207,12 @@ def test_sdks_see_ip_limit_reached_as_permission_denied(monkeypatch: pytest.Monk
     anthropic = pytest.importorskip("anthropic")
     decision = a_decision(Limits(max_ips=1), fail=IPS)
     answers = Answers(wire(refusal(decision, "openai"), "openai_chat"))
-    client = openai.OpenAI(
-        api_key="k", base_url="http://weir.test/v1", http_client=httpx2.Client(transport=httpx2.MockTransport(answers))
-    )
+    client = openai_client(answers)
     with pytest.raises(openai.PermissionDeniedError) as caught:
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.code == "ip_limit_reached" and answers.requests == 1
     answers = Answers(wire(refusal(decision, "anthropic"), "anthropic_messages"))
-    claude = anthropic.Anthropic(
-        api_key="k", base_url="http://weir.test", http_client=httpx2.Client(transport=httpx2.MockTransport(answers))
-    )
+    claude = anthropic_client(answers)
     with pytest.raises(anthropic.PermissionDeniedError):
         claude.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
     assert answers.requests == 1

@@ -22,6 +22,7 @@ from weir.limits.base import (
     RPM,
     TPD,
     TPM,
+    UNLIMITED,
     Decision,
     Limits,
 )
@@ -86,20 +87,12 @@ class InProcessLimiter(LeaseKeeper):
         self._swept = 0
 
     async def admit(self, key: str, limits: Limits, ip: str | None = None) -> Decision:
+        now = int(self._clock() * 1000)
+        if limits == UNLIMITED:
+            return Decision(key, limits, now)
         rpm, rph, rpd = limits.requests_per_minute, limits.requests_per_hour, limits.requests_per_day
         tpm, tpd = limits.tokens_per_minute, limits.tokens_per_day
         maxc, maxips = limits.max_concurrent, limits.max_ips
-        now = int(self._clock() * 1000)
-        if (
-            rpm is None
-            and rph is None
-            and rpd is None
-            and tpm is None
-            and tpd is None
-            and maxc is None
-            and maxips is None
-        ):
-            return Decision(key, limits, now)
         state = self._states.get(key)
         if state is None:
             state = self._states[key] = _KeyState()

@@ -30,7 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from weir.errors import LimitsUnavailable
-from weir.limits.base import Decision, Limits
+from weir.limits.base import UNLIMITED, Decision, Limits
 from weir.limits.decision import decide
 from weir.limits.leases import LeaseKeeper, has_token_limits
 from weir.observability.metrics import LIMIT_REFUSALS, LIMITS_BACKEND_ERRORS
@@ -201,19 +201,11 @@ class RedisLimiter(LeaseKeeper):
         return found
 
     async def admit(self, key: str, limits: Limits, ip: str | None = None) -> Decision:
+        if limits == UNLIMITED:
+            return Decision(key, limits, int(time.time() * 1000))
         rpm, rph, rpd = limits.requests_per_minute, limits.requests_per_hour, limits.requests_per_day
         tpm, tpd = limits.tokens_per_minute, limits.tokens_per_day
         maxc, maxips = limits.max_concurrent, limits.max_ips
-        if (
-            rpm is None
-            and rph is None
-            and rpd is None
-            and tpm is None
-            and tpd is None
-            and maxc is None
-            and maxips is None
-        ):
-            return Decision(key, limits, int(time.time() * 1000))
         lease = self.new_lease() if maxc is not None else ""
         encoded = self._limits.get(limits)
         if encoded is None:
