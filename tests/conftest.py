@@ -17,5 +17,6 @@ if importlib.util.find_spec("weir") is None:
 
 pytest_plugins = [
     "tests.support.postgres",  # postgres_server (session), postgres_dsn (fresh database per test)
+    "tests.support.redis",  # redis_server (session), redis_url (flushed per test), redis_factory (outages)
     "tests.support.stores",  # store / unmigrated_store (both backends), sqlite_store, postgres_store
 ]

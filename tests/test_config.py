@@ -284,3 +284,18 @@ def test_the_connection_settings_and_a_renamed_one(monkeypatch: pytest.MonkeyPat
     assert problems(GOOD.replace("workers = 1", "workers = 1\nbackpressure = 64")) == [
         "server.backpressure: renamed; write server.max_connections"
     ]
+
+
+def test_the_limits_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    limits = parse_config(GOOD).limits
+    assert (limits.on_backend_error, limits.redis_timeout_seconds, limits.lease_seconds) == ("open", 0.25, 30.0)
+    closed = parse_config(GOOD + '\n[limits]\non_backend_error = "closed"\nredis_timeout_seconds = 1\n').limits
+    assert (closed.on_backend_error, closed.redis_timeout_seconds) == ("closed", 1.0)
+    assert problems(GOOD + '\n[limits]\non_backend_error = "maybe"\n') == [
+        "limits.on_backend_error: invalid enum value 'maybe'"
+    ]
+    assert problems(GOOD + "\n[limits]\nredis_timeout_seconds = 0\nlease_seconds = 0.5\n") == [
+        "limits.redis_timeout_seconds: must be greater than 0 and at most 10, got 0.0",
+        "limits.lease_seconds: must be between 1 and 3600, got 0.5",
+    ]

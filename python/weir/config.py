@@ -142,6 +142,17 @@ class Routing(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     sticky_seconds: float = 600.0  # a session stays on its route and key this long after its last call; 0: off
 
 
+class LimitsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """[limits]: how rate limits are enforced (docs/limits.md). The limits themselves belong to tiers and keys."""
+
+    # When the limits' backend (Redis) cannot answer: "open" admits the call unchecked (a metric counts it, a warning
+    # is logged at most once a minute), "closed" refuses it with 503 service_unavailable.
+    on_backend_error: Literal["open", "closed"] = "open"
+    redis_timeout_seconds: float = 0.25  # connect and reply timeout of every Redis call; then on_backend_error
+    # A max_concurrent slot is a lease renewed while its call runs; a crashed worker's slots free this long after.
+    lease_seconds: float = 30.0
+
+
 class Model(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     id: str
     aliases: list[str] = []
@@ -156,6 +167,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     storage: Storage = msgspec.field(default_factory=Storage)
     auth: Auth = msgspec.field(default_factory=Auth)
     routing: Routing = msgspec.field(default_factory=Routing)
+    limits: LimitsOptions = msgspec.field(default_factory=LimitsOptions)
     providers: list[Provider] = []
     models: list[Model] = []
     source: str | None = None  # the file it came from; None for the embedded defaults
@@ -170,7 +182,13 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SECTIONS: dict[str, type[msgspec.Struct]] = {"server": Server, "storage": Storage, "auth": Auth, "routing": Routing}
+_SECTIONS: dict[str, type[msgspec.Struct]] = {
+    "server": Server,
+    "storage": Storage,
+    "auth": Auth,
+    "routing": Routing,
+    "limits": LimitsOptions,
+}
 _LISTS: dict[str, type[msgspec.Struct]] = {"providers": Provider, "models": Model}
 
 
@@ -393,6 +411,7 @@ def validate(config: Config) -> list[str]:
     if config.auth.pepper is not None and len(config.auth.pepper) < 16:
         problems.append("auth.pepper: must be at least 16 characters")
     problems.extend(_validate_routing(config.routing))
+    problems.extend(_validate_limits(config.limits))
     problems.extend(_validate_providers(config.providers))
     problems.extend(_validate_models(config.models, {p.name for p in config.providers}))
     return problems
@@ -412,6 +431,17 @@ def _validate_routing(r: Routing) -> list[str]:
         problems.append(f"routing.breaker_open_seconds: must be greater than 0, got {r.breaker_open_seconds}")
     if r.sticky_seconds < 0:
         problems.append(f"routing.sticky_seconds: must not be negative (0 turns them off), got {r.sticky_seconds}")
+    return problems
+
+
+def _validate_limits(options: LimitsOptions) -> list[str]:
+    problems: list[str] = []
+    if not 0 < options.redis_timeout_seconds <= 10:
+        problems.append(
+            f"limits.redis_timeout_seconds: must be greater than 0 and at most 10, got {options.redis_timeout_seconds}"
+        )
+    if not 1 <= options.lease_seconds <= 3600:
+        problems.append(f"limits.lease_seconds: must be between 1 and 3600, got {options.lease_seconds}")
     return problems
 
 

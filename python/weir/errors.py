@@ -12,6 +12,8 @@ class GatewayError(Exception):
     type = "server_error"
     code: str | None = None
     retry_after: int | None = None  # whole seconds: sent as Retry-After (and retry-after-ms) by every dialect
+    # Whether the SDKs should retry by themselves (x-should-retry); None leaves it to the dialect's own rule.
+    should_retry: bool | None = None
 
     def __init__(
         self, message: str, *, param: str | None = None, code: str | None = None, retry_after: int | None = None
@@ -101,11 +103,61 @@ class UnsupportedMediaType(GatewayError):
 
 
 class RateLimited(GatewayError):
-    """A limit of the caller's was reached (429); `retry_after` says when it resets."""
+    """A bound of the gateway's own was reached (429: token counting's per-key rate); `retry_after` says when it
+    resets, within a minute, so SDKs may retry."""
 
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+    should_retry = True
+
+class LimitRefusal(GatewayError):
+    """A limit of the key refused the call (weir/limits/). It carries every limit header of the refusal, rendered
+    for the caller's dialect, Retry-After included."""
+
+    def __init__(self, message: str, *, retry_after: int, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.headers = headers
+
+    def extra_headers(self) -> list[tuple[bytes, bytes]]:
+        return self.headers
+
+
+# The longest wait worth an SDK's own retry: longer ones (an hour's or a day's window) go back to the caller at once.
+RETRY_WITHIN_SECONDS = 60
+
+
+class RateLimitExceeded(LimitRefusal):
+    """A request or token window of the key is spent (429): OpenAI `rate_limit_exceeded` (its type says
+    "requests" or "tokens", as OpenAI's own do), Anthropic `rate_limit_error`, Gemini `RESOURCE_EXHAUSTED`."""
+
+    status = 429
+    type = "requests"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: int, headers: list[tuple[bytes, bytes]], limit: str) -> None:
+        super().__init__(message, retry_after=retry_after, headers=headers)
+        self.limit = limit  # the window that refused: "requests_per_hour"...
+        if limit.startswith("tokens"):
+            self.type = "tokens"
+        self.should_retry = retry_after <= RETRY_WITHIN_SECONDS
+
+
+class TooManyConcurrent(LimitRefusal):
+    """The key has max_concurrent calls in flight (429)."""
+
+    status = 429
+    type = "requests"
+    code = "too_many_concurrent"
+    should_retry = True
+
+
+class IpLimitReached(LimitRefusal):
+    """A new client IP for a key that has been used from max_ips addresses today (403)."""
+
+    status = 403
+    type = "permission_error"
+    code = "ip_limit_reached"
 
 
 class ProviderPaused(GatewayError):
@@ -128,6 +180,18 @@ class ServiceUnavailable(GatewayError):
     status = 503
     type = "server_error"
     code = "service_unavailable"
+
+
+class LimitsUnavailable(ServiceUnavailable):
+    """The limits' backend (Redis) cannot answer and limits.on_backend_error is "closed" (503)."""
+
+    retry_after = 1
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Rate limits cannot be checked right now (their store does not answer), so the call was not made. "
+            "Please try again in a few seconds."
+        )
 
 
 class UpstreamUnreachable(GatewayError):

@@ -93,6 +93,16 @@ BREAKER_STATE = Gauge(
     multiprocess_mode="max",
 )
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+# Limits (weir/limits/, docs/limits.md). Label values are limit names and backend operations: fixed sets.
+LIMIT_REFUSALS = Counter(
+    "weir_limit_refusals_total", "Calls refused by a key's limit, by the limit that refused", ["limit"]
+)
+LIMITS_BACKEND_ERRORS = Counter(
+    "weir_limits_backend_errors_total",
+    "Calls to the limits' backend (Redis) that failed, by operation (admit, release, renew); a failed admission "
+    "follows limits.on_backend_error",
+    ["operation"],
+)
 
 
 class HasState(Protocol):

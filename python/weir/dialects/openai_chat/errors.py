@@ -53,7 +53,9 @@ def render(err: GatewayError) -> bytes:
 def headers(err: GatewayError, request_id: str) -> list[tuple[bytes, bytes]]:
     rid = request_id.encode()
     out = [(b"content-type", JSON), (b"x-weir-request-id", rid), (b"x-request-id", rid)]
-    if 400 <= err.status < 500 and err.status not in RETRYABLE:  # a refusal: retrying cannot help
+    if err.should_retry is not None:  # the error knows (a rate limit: only when its wait is short)
+        out.append((b"x-should-retry", b"true" if err.should_retry else b"false"))
+    elif 400 <= err.status < 500 and err.status not in RETRYABLE:  # a refusal: retrying cannot help
         out.append((b"x-should-retry", b"false"))
     return out + err.extra_headers()
 

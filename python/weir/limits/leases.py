@@ -1,0 +1,88 @@
+"""What both backends share: the exactly-once release of a call, and the background task that renews the
+max_concurrent leases of the calls still in flight.
+
+A lease lives `lease_seconds` unless renewed; the task renews the leases of this process's calls every third of
+that. A worker that dies stops renewing, so its slots free by themselves; a decision the caller dropped without
+releasing it (a bug) leaves `_live` with it (a weak reference) and its slot expires the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import weakref
+
+from weir.limits.base import Decision, Limits
+
+log = logging.getLogger("weir.limits")
+
+
+class LeaseKeeper:
+    def __init__(self, lease_seconds: float) -> None:
+        self.lease_ms = int(lease_seconds * 1000)
+        self._live: weakref.WeakValueDictionary[str, Decision] = weakref.WeakValueDictionary()
+        self._lease_prefix = f"{os.getpid():x}.{os.urandom(4).hex()}."
+        self._ids = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+
+    def new_lease(self) -> str:
+        """An id no other call of any process uses."""
+        return f"{self._lease_prefix}{next(self._ids)}"
+
+    def track(self, decision: Decision) -> None:
+        if decision.lease is not None:
+            self._live[decision.lease] = decision
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._renew_forever(), name="weir-limits-leases")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def release(self, decision: Decision, tokens: int = 0) -> None:
+        if decision.released or not decision.admitted:
+            return
+        decision.released = True
+        lease, limits = decision.lease, decision.limits
+        if lease is not None:
+            self._live.pop(lease, None)
+        counted = tokens if tokens > 0 and has_token_limits(limits) else 0
+        if lease is not None or counted:
+            await self._release(decision.key, limits, lease, counted)
+
+    async def _release(self, key: str, limits: Limits, lease: str | None, tokens: int) -> None:
+        raise NotImplementedError
+
+    async def _renew(self, leases: list[tuple[str, str]]) -> None:
+        """Extend the (key, lease) pairs of the calls in flight by lease_seconds from now."""
+        raise NotImplementedError
+
+    async def _tick(self) -> None:
+        """Once per renewal period, after the renewal: housekeeping of the backend."""
+
+    async def renew(self) -> None:
+        """One renewal: extend the lease of every call of this process still in flight, then housekeeping."""
+        live = [(d.key, lease) for lease, d in list(self._live.items()) if not d.released]
+        if live:
+            await self._renew(live)
+        await self._tick()
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ms / 3000)
+            try:
+                await self.renew()
+            except Exception:  # never let the renewal task die: the next period tries again
+                log.exception("renewing max_concurrent leases failed")
+
+
+def has_token_limits(limits: Limits) -> bool:
+    return limits.tokens_per_minute is not None or limits.tokens_per_day is not None
