@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg  # type: ignore[import-untyped]
 
 from weir.store import _common as c
+from weir.store import queries as q
 from weir.store.base import AlreadyExists, NotFound
 from weir.store.postgres.core import PostgresCore
-from weir.store.records import ApiKey, KeyKind, KeyLookup
+from weir.store.records import ApiKey, KeyKind, KeyLookup, KeyUpdate, Page
+
+_SELECT_KEY = f"SELECT {c.KEY_COLUMNS} FROM api_keys WHERE id = $1"
 
 
 class PostgresKeys(PostgresCore):
@@ -41,6 +46,11 @@ class PostgresKeys(PostgresCore):
             )
         return None if row is None else c.lookup_from(row)
 
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(_SELECT_KEY, key_id)
+        return None if row is None else c.key_from(row)
+
     async def list_keys(self, account_id: int) -> list[ApiKey]:
         async with self._conn() as conn:
             rows = await conn.fetch(
@@ -49,9 +59,31 @@ class PostgresKeys(PostgresCore):
             )
         return [c.key_from(row) for row in rows]
 
-    async def revoke_key(self, key_id: str) -> bool:
+    async def page_keys(self, account_id: int, limit: int, cursor: str | None = None) -> Page[ApiKey]:
+        sql, params = q.keys_page(account_id, limit, cursor, numbered=True)
         async with self._conn() as conn:
-            status = await conn.execute(
-                "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", key_id, c.now_ms()
-            )
+            rows = await conn.fetch(sql, *params)
+        return q.page(rows, limit, q.KEYS, c.key_from, q.key_position)
+
+    async def update_key(self, key_id: str, changes: KeyUpdate, account_id: int | None = None) -> ApiKey:
+        where: dict[str, tuple[Any, str]] = {"id": (key_id, "text")}
+        if account_id is not None:
+            where["account_id"] = (account_id, "bigint")
+        statement = q.update("api_keys", changes, where, numbered=True)
+        async with self._conn(transaction=True) as conn:
+            if statement is not None:
+                await conn.execute(statement[0], *statement[1])
+            row = await conn.fetchrow(_SELECT_KEY, key_id)
+        key = None if row is None else c.key_from(row)
+        if key is None or (account_id is not None and key.account_id != account_id):
+            raise NotFound(f"no API key with id {key_id!r}")
+        return key
+
+    async def revoke_key(self, key_id: str, account_id: int | None = None) -> bool:
+        sql = "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
+        params: tuple[Any, ...] = (key_id, c.now_ms())
+        if account_id is not None:
+            sql, params = sql + " AND account_id = $3", (*params, account_id)
+        async with self._conn() as conn:
+            status = await conn.execute(sql, *params)
         return bool(status == "UPDATE 1")

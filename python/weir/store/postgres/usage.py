@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from weir.store import _common as c
+from weir.store import queries as q
 from weir.store.base import NotFound
 from weir.store.postgres.core import PostgresCore
-from weir.store.records import Settlement, UsageRecord
+from weir.store.records import Page, Settlement, UsageGroup, UsageGroupBy, UsageQuery, UsageRecord
 
 _USAGE_TYPES = (
     "text", "bigint", "text", "text", "text", "text", "integer", "bigint",
@@ -67,3 +68,17 @@ class PostgresUsage(PostgresCore):
         async with self._conn() as conn:
             row = await conn.fetchrow(f"SELECT {c.USAGE_COLUMNS} FROM usage_records WHERE request_id = $1", request_id)
         return None if row is None else c.usage_from(row)
+
+    async def page_usage(
+        self, query: UsageQuery, limit: int, cursor: str | None = None, offset: int = 0
+    ) -> Page[UsageRecord]:
+        sql, params = q.usage_page(query, limit, cursor, offset, numbered=True)
+        async with self._conn() as conn:
+            rows = await conn.fetch(sql, *params)
+        return q.page(rows, limit, q.USAGE, c.usage_from, q.usage_position)
+
+    async def usage_summary(self, query: UsageQuery, group_by: UsageGroupBy, limit: int) -> list[UsageGroup]:
+        sql, params = q.usage_summary(query, group_by, limit, numbered=True)
+        async with self._conn() as conn:
+            rows = await conn.fetch(sql, *params)
+        return [q.usage_group_from(row) for row in rows]

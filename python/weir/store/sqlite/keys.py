@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from weir.store import _common as c
+from weir.store import queries as q
 from weir.store.base import AlreadyExists, NotFound
-from weir.store.records import ApiKey, KeyKind, KeyLookup
+from weir.store.records import ApiKey, KeyKind, KeyLookup, KeyUpdate, Page
 from weir.store.sqlite.core import SqliteCore, fetch, transaction
+
+_SELECT_KEY = f"SELECT {c.KEY_COLUMNS} FROM api_keys WHERE id = ?"
 
 
 class SqliteKeys(SqliteCore):
@@ -25,12 +29,24 @@ class SqliteKeys(SqliteCore):
         rows = await self._run(fetch, sql, (key_id,))
         return c.lookup_from(rows[0]) if rows else None
 
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        rows = await self._run(fetch, _SELECT_KEY, (key_id,))
+        return c.key_from(rows[0]) if rows else None
+
     async def list_keys(self, account_id: int) -> list[ApiKey]:
         sql = f"SELECT {c.KEY_COLUMNS} FROM api_keys WHERE account_id = ? ORDER BY created_at, id"
         return [c.key_from(row) for row in await self._run(fetch, sql, (account_id,))]
 
-    async def revoke_key(self, key_id: str) -> bool:
-        return await self._run(_revoke_key, key_id, c.now_ms())
+    async def page_keys(self, account_id: int, limit: int, cursor: str | None = None) -> Page[ApiKey]:
+        sql, params = q.keys_page(account_id, limit, cursor, numbered=False)
+        rows = await self._run(fetch, sql, tuple(params))
+        return q.page(rows, limit, q.KEYS, c.key_from, q.key_position)
+
+    async def update_key(self, key_id: str, changes: KeyUpdate, account_id: int | None = None) -> ApiKey:
+        return await self._run(_update_key, key_id, changes, account_id)
+
+    async def revoke_key(self, key_id: str, account_id: int | None = None) -> bool:
+        return await self._run(_revoke_key, key_id, account_id, c.now_ms())
 
 
 def _create_key(conn: sqlite3.Connection, key: ApiKey) -> None:
@@ -48,7 +64,29 @@ def _create_key(conn: sqlite3.Connection, key: ApiKey) -> None:
             raise AlreadyExists(f"an API key with id {key.id!r} already exists") from exc
 
 
-def _revoke_key(conn: sqlite3.Connection, key_id: str, now: int) -> bool:
+def _key_where(key_id: str, account_id: int | None) -> dict[str, tuple[Any, str]]:
+    where: dict[str, tuple[Any, str]] = {"id": (key_id, "text")}
+    if account_id is not None:
+        where["account_id"] = (account_id, "bigint")
+    return where
+
+
+def _update_key(conn: sqlite3.Connection, key_id: str, changes: KeyUpdate, account_id: int | None) -> ApiKey:
+    statement = q.update("api_keys", changes, _key_where(key_id, account_id), numbered=False)
     with transaction(conn):
-        cursor = conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id))
-        return cursor.rowcount == 1
+        if statement is not None:
+            conn.execute(statement[0], tuple(statement[1]))
+        rows = conn.execute(_SELECT_KEY, (key_id,)).fetchall()
+    key = c.key_from(rows[0]) if rows else None
+    if key is None or (account_id is not None and key.account_id != account_id):
+        raise NotFound(f"no API key with id {key_id!r}")
+    return key
+
+
+def _revoke_key(conn: sqlite3.Connection, key_id: str, account_id: int | None, now: int) -> bool:
+    sql = "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
+    params: tuple[Any, ...] = (now, key_id)
+    if account_id is not None:
+        sql, params = sql + " AND account_id = ?", (*params, account_id)
+    with transaction(conn):
+        return conn.execute(sql, params).rowcount == 1

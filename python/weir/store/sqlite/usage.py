@@ -6,8 +6,9 @@ import sqlite3
 from collections.abc import Sequence
 
 from weir.store import _common as c
+from weir.store import queries as q
 from weir.store.base import NotFound
-from weir.store.records import Settlement, UsageRecord
+from weir.store.records import Page, Settlement, UsageGroup, UsageGroupBy, UsageQuery, UsageRecord
 from weir.store.sqlite.accounts import INSERT_LEDGER
 from weir.store.sqlite.core import SqliteCore, fetch, select_in, transaction
 
@@ -26,6 +27,17 @@ class SqliteUsage(SqliteCore):
             fetch, f"SELECT {c.USAGE_COLUMNS} FROM usage_records WHERE request_id = ?", (request_id,)
         )
         return c.usage_from(rows[0]) if rows else None
+
+    async def page_usage(
+        self, query: UsageQuery, limit: int, cursor: str | None = None, offset: int = 0
+    ) -> Page[UsageRecord]:
+        sql, params = q.usage_page(query, limit, cursor, offset, numbered=False)
+        rows = await self._run(fetch, sql, tuple(params))
+        return q.page(rows, limit, q.USAGE, c.usage_from, q.usage_position)
+
+    async def usage_summary(self, query: UsageQuery, group_by: UsageGroupBy, limit: int) -> list[UsageGroup]:
+        sql, params = q.usage_summary(query, group_by, limit, numbered=False)
+        return [q.usage_group_from(row) for row in await self._run(fetch, sql, tuple(params))]
 
 
 def _record_usage(conn: sqlite3.Connection, records: list[UsageRecord]) -> list[Settlement]:
