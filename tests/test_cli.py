@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import orjson
@@ -104,3 +105,16 @@ def test_accounts_topup_disable_and_enable(tmp_path: Path, capsys: pytest.Captur
     assert capsys.readouterr().err == "weir: error: --balance-usd: must not be negative\n"
     assert main([*run, "disable", "nobody"]) == 1
     assert capsys.readouterr().err == "weir: error: no account named 'nobody'\n"
+
+
+def test_admin_hash_token(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from weir.admin.tokens import AdminTokens
+
+    token = "a-token-of-some-length-0123456789"
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+    assert main(["admin", "hash-token"]) == 0
+    hashed = capsys.readouterr().out.strip()
+    assert hashed.startswith("sha256:") and token not in hashed and AdminTokens([hashed]).check(token)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["admin", "hash-token"]) == 1
+    assert "the token: must be at least 24 characters, got 5" in (err := capsys.readouterr().err) and "short" not in err

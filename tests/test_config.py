@@ -284,3 +284,47 @@ def test_the_connection_settings_and_a_renamed_one(monkeypatch: pytest.MonkeyPat
     assert problems(GOOD.replace("workers = 1", "workers = 1\nbackpressure = 64")) == [
         "server.backpressure: renamed; write server.max_connections"
     ]
+
+
+ADMIN_TOKEN = "Adm1n-token-of-some-length-0123"
+
+
+def test_admin_tokens_plain_or_hashed_and_never_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("WEIR_ADMIN_TOKEN", ADMIN_TOKEN)
+    digest = "sha256:" + "ab" * 32
+    config = parse_config(GOOD + f'\n[admin]\ntokens = ["${{WEIR_ADMIN_TOKEN}}", "{digest}"]\n')
+    assert config.admin.tokens == [ADMIN_TOKEN, digest]
+    assert parse_config(GOOD).admin.tokens == []  # no section: the operator API is off
+    short, spaced = "short-Token-9f8e7d", " Adm1n token of some length 0123 "
+    found = problems(GOOD + f'\n[admin]\ntokens = ["{short}", "sha256:ABC", "{spaced}", ""]\n')
+    assert found == [
+        "admin.tokens[0]: must be at least 24 characters, got 18 (make one with `openssl rand -hex 32`), or its hash"
+        " (sha256:...)",
+        "admin.tokens[1]: a token hash is sha256: and 64 lowercase hex digits (weir admin hash-token)",
+        "admin.tokens[2]: must be visible ASCII characters only (no spaces), as an HTTP header carries it",
+        "admin.tokens[3]: must be at least 24 characters, got 0 (make one with `openssl rand -hex 32`), or its hash"
+        " (sha256:...)",
+    ]
+    for text in (
+        GOOD + f'\n[admin]\ntokens = "{ADMIN_TOKEN}"\n',
+        GOOD + f'\n[admin]\ntokens = [{{ token = "{ADMIN_TOKEN}" }}]\n',
+        GOOD + f'\n[admin]\ntoken = ["{ADMIN_TOKEN}"]\n',
+        GOOD + f'\n[admin]\ntokens = ["{ADMIN_TOKEN}]\n',  # not even TOML
+    ):
+        found = problems(text)
+        assert found, text
+        assert_hidden(found, ADMIN_TOKEN)
+    assert problems(GOOD + f'\n[admin]\ntokens = "{ADMIN_TOKEN}"\n') == ["admin.tokens: expected array, got str"]
+
+
+def test_the_embedded_defaults_take_an_admin_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEIR_ADMIN_TOKEN", raising=False)
+    assert load_config(None).admin.tokens == []
+    monkeypatch.setenv("WEIR_ADMIN_TOKEN", ADMIN_TOKEN)
+    assert load_config(None).admin.tokens == [ADMIN_TOKEN]
+    monkeypatch.setenv("WEIR_ADMIN_TOKEN", "too-short-Token")
+    with pytest.raises(ConfigError) as caught:
+        load_config(None)
+    assert caught.value.problems[0].startswith("WEIR_ADMIN_TOKEN: must be at least 24 characters, got 15")
+    assert_hidden(caught.value.problems, "too-short-Token")

@@ -15,7 +15,16 @@ from typing import Any
 import orjson
 
 from weir import __version__, server
-from weir.config import DEMO_MODEL, Config, ConfigError, load_config, self_url, usd_to_microcents
+from weir.admin.tokens import digest
+from weir.config import (
+    DEMO_MODEL,
+    Config,
+    ConfigError,
+    load_config,
+    self_url,
+    usd_to_microcents,
+    validate_admin_tokens,
+)
 from weir.service import Service, migrate, open_service, values, views
 from weir.service.errors import Invalid, ServiceError
 from weir.store.base import StoreError
@@ -89,6 +98,15 @@ def cmd_keys(args: argparse.Namespace, config: Config) -> None:
 def cmd_models(args: argparse.Namespace, config: Config) -> None:
     """The configured models with the prices they are billed at (service.views.model_json)."""
     _print_json([views.model_json(m) for m in config.models])
+
+
+def cmd_admin(args: argparse.Namespace, config: Config | None) -> None:
+    """`weir admin hash-token`: the token on standard input, as `[admin] tokens` may hold it (its SHA-256)."""
+    token = sys.stdin.readline().strip()
+    problems = validate_admin_tokens([token], "the token")
+    if problems:
+        raise CommandError(problems[0])
+    sys.stdout.write(digest(token) + "\n")
 
 
 def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
@@ -204,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     models.add_parser("list", parents=[common], help="list models, aliases, prices and routes")
     sub.add_parser("migrate", parents=[common], help="apply database migrations")
+    admin = sub.add_parser("admin", parents=[common], help="operator tokens").add_subparsers(
+        dest="action", required=True
+    )
+    admin.add_parser(
+        "hash-token", parents=[common], help="read a token from stdin; print what [admin] tokens may hold instead"
+    )
     return parser
 
 
@@ -213,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             cmd_serve(args, config_path)
+            return 0
+        if args.command == "admin":  # needs no configuration
+            cmd_admin(args, None)
             return 0
         config = load_config(config_path)
         handlers = {"accounts": cmd_accounts, "keys": cmd_keys, "models": cmd_models, "migrate": cmd_migrate}
