@@ -185,7 +185,7 @@ def _readme_toml_blocks() -> list[str]:
 
 def test_the_readme_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's complete example loads as written, and so does it with the media section's models added."""
-    for name in ("WEIR_PEPPER", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+    for name in ("WEIR_PEPPER", "WEIR_ADMIN_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
         monkeypatch.setenv(name, f"{name.lower()}-of-some-length")
     complete, *others = [b for b in _readme_toml_blocks() if "[server]" in b or "[[models]]" in b]
     assert "[server]" in complete

@@ -4,6 +4,8 @@ Both are read from `Authorization: Bearer` only: never from a query string, whic
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 
 from weir import keys
@@ -17,12 +19,12 @@ def bearer(request: Request) -> str | None:
     return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
-async def owner(request: Request, auth: Authenticator) -> Principal:
+async def owner(request: Request, auth: Callable[[], Authenticator]) -> Principal:
     """The management key's principal: 401 without a valid key, 403 for an inference key or a disabled account."""
     presented = bearer(request)
     if presented is None:
         raise Unauthorized("Missing management key. Send it as 'Authorization: Bearer mk-weir_...'.")
-    return await auth.authenticate(presented, "management")
+    return await auth().authenticate(presented, "management")
 
 
 def operator(request: Request, tokens: AdminTokens) -> None:

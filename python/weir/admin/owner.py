@@ -27,7 +27,7 @@ class Owner:
         return self._service()
 
     async def _account_id(self, request: Request) -> int:
-        return (await owner(request, self._auth())).account_id
+        return (await owner(request, self._auth)).account_id
 
     @endpoint
     async def account(self, request: Request) -> Response:
