@@ -11,9 +11,9 @@ long-running programs: those clients have their own end-to-end tests.
 
 Each block starts with WEIR and WEIR_KEY set as the first recipe's `export` sets them, WEIR_DATA_DIR set to
 the gateway's data directory, so that `scripts/weir` works on its database, and WEIR_ADMIN_TOKEN set to the token
-the gateway was started with (the embedded defaults read it), as the Management API section says. It runs in a fresh directory whose
-`scripts/` is the checkout's, so the files recipes write (weir.png, hello.wav) land there. The only changes made
-to the README's text are these two substitutions:
+the gateway was started with (the embedded defaults read it), as the Management API section says. It runs in a
+fresh directory whose `scripts/` is the checkout's, so the files recipes write (weir.png, hello.wav) land there.
+The only changes made to the README's text are these two substitutions:
     sk-weir_...        ->  the demo key the first start printed
     127.0.0.1:8080     ->  the test gateway's address (a free port)
 """

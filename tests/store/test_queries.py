@@ -52,3 +52,7 @@ async def test_usage_pages_read_an_index_in_order(sqlite_store: SqliteStore, que
         row[-1] for row in await sqlite_store._run(lambda c: c.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
     )
     assert index in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_every_usage_filter_has_a_condition() -> None:
+    assert [field for field, _, _ in q._USAGE_FILTERS] == list(UsageQuery.__struct_fields__)

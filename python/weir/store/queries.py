@@ -141,23 +141,24 @@ def account_position(account: Account) -> tuple[int]:
     return (account.id,)
 
 
+# Each field of UsageQuery: the condition it adds when set, and its PostgreSQL type
+_USAGE_FILTERS = (
+    ("account_id", "account_id = {}", "bigint"),
+    ("key_id", "key_id = {}", "text"),
+    ("model", "model = {}", "text"),
+    ("status_min", "status >= {}", "integer"),
+    ("status_max", "status <= {}", "integer"),
+    ("since", "created_at >= {}", "bigint"),
+    ("until", "created_at < {}", "bigint"),
+)
+
+
 def usage_conditions(q: UsageQuery, p: Params) -> list[str]:
-    conditions = []
-    if q.account_id is not None:
-        conditions.append(f"account_id = {p(q.account_id, 'bigint')}")
-    if q.key_id is not None:
-        conditions.append(f"key_id = {p(q.key_id, 'text')}")
-    if q.model is not None:
-        conditions.append(f"model = {p(q.model, 'text')}")
-    if q.status_min is not None:
-        conditions.append(f"status >= {p(q.status_min, 'integer')}")
-    if q.status_max is not None:
-        conditions.append(f"status <= {p(q.status_max, 'integer')}")
-    if q.since is not None:
-        conditions.append(f"created_at >= {p(q.since, 'bigint')}")
-    if q.until is not None:
-        conditions.append(f"created_at < {p(q.until, 'bigint')}")
-    return conditions
+    return [
+        condition.format(p(value, pg_type))
+        for field, condition, pg_type in _USAGE_FILTERS
+        if (value := getattr(q, field)) is not None
+    ]
 
 
 def usage_page(q: UsageQuery, limit: int, cursor: str | None, offset: int, numbered: bool) -> Statement:
