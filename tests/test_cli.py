@@ -118,3 +118,13 @@ def test_admin_hash_token(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["admin", "hash-token"]) == 1
     assert "the token: must be at least 24 characters, got 5" in (err := capsys.readouterr().err) and "short" not in err
+
+
+def test_the_command_does_not_load_the_metrics() -> None:
+    """`weir serve` chooses the metrics' multi-process directory before its workers start: prometheus_client must
+    not be imported by then, or the workers' counts never reach /metrics."""
+    import subprocess
+    import sys
+
+    probe = "import sys, weir.cli; print('prometheus_client' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from weir.admin import admin_routes
+from weir.admin.routes import admin_routes
 from weir.config import Config, load_config
 from weir.dialects.openai_chat import errors as openai_errors
 from weir.errors import GatewayError, InvalidRequest, NotFound

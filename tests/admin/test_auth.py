@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from weir.admin import admin_routes
+from weir.admin.routes import admin_routes
 from weir.config import Admin, Config
 from weir.gateway import Gateway
 
