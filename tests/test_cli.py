@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import orjson
@@ -78,3 +79,52 @@ def test_a_missing_config_file_says_what_to_do(
     assert "deploy/weir.example.toml" in err and "leave out --config" in err
     assert "invalid configuration" not in err
     assert not (tmp_path / "weir.toml").exists()
+
+
+def test_accounts_topup_disable_and_enable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "weir.toml"
+    config.write_text(f'[server]\ndata_dir = "{tmp_path / "data"}"\n' + CONFIG)
+    run = ["--config", str(config), "accounts"]
+
+    def shown(*args: str) -> dict[str, object]:
+        assert main([*run, *args]) == 0, capsys.readouterr().err
+        account: dict[str, object] = orjson.loads(capsys.readouterr().out)
+        return account
+
+    assert shown("create", "alice", "--balance-usd", "1.5")["balance_microcents"] == 150_000_000
+    assert shown("topup", "alice", "2", "--idempotency-key", "inv-1", "--note", "invoice 1")["balance_usd"] == "3.5"
+    assert shown("topup", "alice", "2", "--idempotency-key", "inv-1", "--note", "invoice 1")["balance_usd"] == "3.5"
+    assert main([*run, "topup", "alice", "5", "--idempotency-key", "inv-1"]) == 1
+    assert "--idempotency-key: " not in (err := capsys.readouterr().err) and "'inv-1' was used for another" in err
+    assert shown("disable", "alice")["disabled"] is True
+    assert shown("show", "alice")["disabled"] is True
+    assert shown("enable", "alice")["disabled"] is False
+    assert main([*run, "topup", "alice", "0"]) == 1
+    assert capsys.readouterr().err == "weir: error: USD: a top-up must be greater than 0\n"
+    assert main([*run, "create", "bob", "--balance-usd", "-1"]) == 1
+    assert capsys.readouterr().err == "weir: error: --balance-usd: must not be negative\n"
+    assert main([*run, "disable", "nobody"]) == 1
+    assert capsys.readouterr().err == "weir: error: no account named 'nobody'\n"
+
+
+def test_admin_hash_token(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from weir.admin.tokens import AdminTokens
+
+    token = "a-token-of-some-length-0123456789"
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+    assert main(["admin", "hash-token"]) == 0
+    hashed = capsys.readouterr().out.strip()
+    assert hashed.startswith("sha256:") and token not in hashed and AdminTokens([hashed]).check(token)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["admin", "hash-token"]) == 1
+    assert "the token: must be at least 24 characters, got 5" in (err := capsys.readouterr().err) and "short" not in err
+
+
+def test_the_command_does_not_load_the_metrics() -> None:
+    """`weir serve` chooses the metrics' multi-process directory before its workers start: prometheus_client must
+    not be imported by then, or the workers' counts never reach /metrics."""
+    import subprocess
+    import sys
+
+    probe = "import sys, weir.cli; print('prometheus_client' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "False\n"

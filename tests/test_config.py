@@ -185,7 +185,7 @@ def _readme_toml_blocks() -> list[str]:
 
 def test_the_readme_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's complete example loads as written, and so does it with the media section's models added."""
-    for name in ("WEIR_PEPPER", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+    for name in ("WEIR_PEPPER", "WEIR_ADMIN_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
         monkeypatch.setenv(name, f"{name.lower()}-of-some-length")
     complete, *others = [b for b in _readme_toml_blocks() if "[server]" in b or "[[models]]" in b]
     assert "[server]" in complete
@@ -299,3 +299,47 @@ def test_the_limits_section(monkeypatch: pytest.MonkeyPatch) -> None:
         "limits.redis_timeout_seconds: must be greater than 0 and at most 10, got 0.0",
         "limits.lease_seconds: must be between 1 and 3600, got 0.5",
     ]
+
+
+ADMIN_TOKEN = "Adm1n-token-of-some-length-0123"
+
+
+def test_admin_tokens_plain_or_hashed_and_never_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("WEIR_ADMIN_TOKEN", ADMIN_TOKEN)
+    digest = "sha256:" + "ab" * 32
+    config = parse_config(GOOD + f'\n[admin]\ntokens = ["${{WEIR_ADMIN_TOKEN}}", "{digest}"]\n')
+    assert config.admin.tokens == [ADMIN_TOKEN, digest]
+    assert parse_config(GOOD).admin.tokens == []  # no section: the operator API is off
+    short, spaced = "short-Token-9f8e7d", " Adm1n token of some length 0123 "
+    found = problems(GOOD + f'\n[admin]\ntokens = ["{short}", "sha256:ABC", "{spaced}", ""]\n')
+    assert found == [
+        "admin.tokens[0]: must be at least 24 characters, got 18 (make one with `openssl rand -hex 32`), or its hash"
+        " (sha256:...)",
+        "admin.tokens[1]: a token hash is sha256: and 64 lowercase hex digits (weir admin hash-token)",
+        "admin.tokens[2]: must be visible ASCII characters only (no spaces), as an HTTP header carries it",
+        "admin.tokens[3]: must be at least 24 characters, got 0 (make one with `openssl rand -hex 32`), or its hash"
+        " (sha256:...)",
+    ]
+    for text in (
+        GOOD + f'\n[admin]\ntokens = "{ADMIN_TOKEN}"\n',
+        GOOD + f'\n[admin]\ntokens = [{{ token = "{ADMIN_TOKEN}" }}]\n',
+        GOOD + f'\n[admin]\ntoken = ["{ADMIN_TOKEN}"]\n',
+        GOOD + f'\n[admin]\ntokens = ["{ADMIN_TOKEN}]\n',  # not even TOML
+    ):
+        found = problems(text)
+        assert found, text
+        assert_hidden(found, ADMIN_TOKEN)
+    assert problems(GOOD + f'\n[admin]\ntokens = "{ADMIN_TOKEN}"\n') == ["admin.tokens: expected array, got str"]
+
+
+def test_the_embedded_defaults_take_an_admin_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEIR_ADMIN_TOKEN", raising=False)
+    assert load_config(None).admin.tokens == []
+    monkeypatch.setenv("WEIR_ADMIN_TOKEN", ADMIN_TOKEN)
+    assert load_config(None).admin.tokens == [ADMIN_TOKEN]
+    monkeypatch.setenv("WEIR_ADMIN_TOKEN", "too-short-Token")
+    with pytest.raises(ConfigError) as caught:
+        load_config(None)
+    assert caught.value.problems[0].startswith("WEIR_ADMIN_TOKEN: must be at least 24 characters, got 15")
+    assert_hidden(caught.value.problems, "too-short-Token")

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from weir.admin.routes import admin_routes
 from weir.config import Config, load_config
 from weir.dialects.openai_chat import errors as openai_errors
 from weir.errors import GatewayError, InvalidRequest, NotFound
@@ -65,6 +66,7 @@ def create_app(config: Config | None = None) -> ASGIApp:
         Route("/", info.root, methods=["GET"]),
         Route("/healthz", info.healthz, methods=["GET"]),
         Route("/metrics", info.metrics, methods=["GET"]),
+        *admin_routes(gateway),  # the management API (weir.admin)
     ]
     if config.is_demo:  # the demo models' upstream, an OpenAI-compatible echo
         demo = {"/chat/completions": echo_chat, **ECHO_MEDIA}

@@ -1,4 +1,4 @@
-"""The `weir` command: serve, accounts, keys, models, providers, migrate. Errors go to stderr with a non-zero exit."""
+"""The `weir` command: serve, accounts, keys, models, migrate. Errors go to stderr with a non-zero exit."""
 
 from __future__ import annotations
 
@@ -8,25 +8,32 @@ import os
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import orjson
 
-from weir import __version__, keys, server
-from weir.config import DEMO_MODEL, Config, ConfigError, Price, load_config, self_url, usd_to_microcents
-from weir.keys import load_pepper
-from weir.redact import redact_url
-from weir.service import providers
-from weir.store import open_store, provision
-from weir.store.base import NotFound as StoreNotFound
-from weir.store.base import Store, StoreError
-from weir.store.records import KeyKind
+from weir import __version__, server
+from weir.admin.tokens import digest
+from weir.config import (
+    DEMO_MODEL,
+    Config,
+    ConfigError,
+    load_config,
+    self_url,
+    usd_to_microcents,
+    validate_admin_tokens,
+)
+from weir.service import Service, migrate, open_service, values, views
+from weir.service.errors import Invalid, ServiceError
+from weir.store.base import StoreError
+from weir.store.records import AccountUpdate, KeyKind
 
 DEMO_ACCOUNT = "demo"
 DEMO_BALANCE_USD = "10"
+# The service's names for inputs, as this command line spells them (in messages)
+_FLAGS = {"balance": "--balance-usd", "amount": "USD", "note": "--note", "idempotency_key": "--idempotency-key"}
 
 
 class CommandError(Exception):
@@ -42,177 +49,93 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def _usd(value: str, what: str) -> int:
-    try:
-        amount = Decimal(value)
-    except InvalidOperation as exc:
-        raise CommandError(f"{what}: {value!r} is not a number") from exc
-    if not amount.is_finite():
-        raise CommandError(f"{what}: {value!r} is not a number")
-    try:
-        return usd_to_microcents(amount, what)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
-
-
-async def _with_store(config: Config, action: Callable[[Store], Awaitable[None]]) -> None:
-    config.data_path.mkdir(parents=True, exist_ok=True)
-    store = await open_store(config.storage.url)
-    try:
-        await provision.prepare(store, config.data_path, redact_url(config.storage.url), create=False)
-        await action(store)
-    finally:
-        await store.close()
-
-
-def _account_json(account: Any) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "name": account.name,
-        "balance_microcents": account.balance_microcents,
-        "balance_usd": str(Decimal(account.balance_microcents) / 100_000_000),
-        "created_at": account.created_at,
-    }
-
-
-async def _create_key(store: Store, config: Config, account: str, kind: KeyKind, name: str | None) -> str:
-    found = await store.get_account(account)
-    if found is None:
-        raise CommandError(f"no account named {account!r}")
-    plaintext, parsed = keys.generate(kind)
-    await store.create_key(found.id, parsed.key_id, keys.secret_hmac(load_pepper(config), parsed.secret), kind, name)
-    return plaintext
-
-
-def cmd_accounts(args: argparse.Namespace, config: Config) -> None:
-    async def run(store: Store) -> None:
-        if args.action == "create":
-            balance = _usd(args.balance_usd, "--balance-usd")
-            if balance < 0:
-                raise CommandError("--balance-usd: must not be negative")
-            _print_json(_account_json(await store.create_account(args.name, balance)))
-        elif args.action == "show":
-            account = await store.get_account(args.name)
-            if account is None:
-                raise CommandError(f"no account named {args.name!r}")
-            _print_json(_account_json(account))
-        else:
-            amount = _usd(args.usd, "USD")
-            if amount <= 0:
-                raise CommandError("USD: a top-up must be greater than 0")
-            try:
-                _print_json(_account_json(await store.topup(args.name, amount, "cli top-up")))
-            except StoreNotFound as exc:
-                raise CommandError(f"no account named {args.name!r}") from exc
-
-    asyncio.run(_with_store(config, run))
-
-
-def cmd_keys(args: argparse.Namespace, config: Config) -> None:
-    async def run(store: Store) -> None:
-        if args.action == "create":
-            kind: KeyKind = "management" if args.management else "inference"
-            plaintext = await _create_key(store, config, args.account, kind, args.name)
-            article = "an" if kind == "inference" else "a"
-            sys.stderr.write(f"Created {article} {kind} key for {args.account!r}. It is shown once; store it now.\n")
-            sys.stdout.write(plaintext + "\n")
-        elif args.action == "list":
-            account = await store.get_account(args.account)
-            if account is None:
-                raise CommandError(f"no account named {args.account!r}")
-            rows = await store.list_keys(account.id)
-            _print_json(
-                [
-                    {
-                        "id": k.id,
-                        "kind": k.kind,
-                        "name": k.name,
-                        "created_at": k.created_at,
-                        "revoked_at": k.revoked_at,
-                        "last_used_at": k.last_used_at,
-                    }
-                    for k in rows
-                ]
-            )
-        else:
-            key_id = args.key_id
-            parsed = keys.parse(key_id)
-            if parsed is not None:  # a whole key was given: revoke it by its id
-                key_id = parsed.key_id
-            if not await store.revoke_key(key_id):
-                raise CommandError(f"no active key with id {key_id!r}")
-            sys.stdout.write(f"revoked {key_id}\n")
-
-    asyncio.run(_with_store(config, run))
-
-
-def _media_prices(price: Price) -> dict[str, float]:
-    units = {"image": price.image, "character": price.character, "second": price.second}
-    return {unit: value for unit, value in units.items() if value}
-
-
-def cmd_models(args: argparse.Namespace, config: Config) -> None:
-    """The configured models with the prices they are billed at: cached_input and cache_write are shown resolved
-    (to the input price when not configured), media prices only where set."""
-    rows = []
-    for m in config.models:
-        p = m.price
-        tokens = {
-            "input": p.input,
-            "output": p.output,
-            "cached_input": p.input if p.cached_input is None else p.cached_input,
-            "cache_write": p.input if p.cache_write is None else p.cache_write,
-        }
-        row: dict[str, Any] = {"id": m.id, "aliases": m.aliases, "price_usd_per_1m_tokens": tokens}
-        if media := _media_prices(p):
-            row["price_usd_per_unit"] = media  # image: per image; character: per 1M characters; second: per second
-        row["routes"] = [{"provider": r.provider, "model": r.model} for r in m.routes]
-        rows.append(row)
-    _print_json(rows)
-
-
-def cmd_providers(args: argparse.Namespace, config: Config) -> None:
-    async def run(store: Store) -> None:
-        try:
-            if args.action == "pause":
-                await providers.pause(store, config, args.name, args.reason)
-                sys.stdout.write(f"paused {args.name}; every worker stops using it within the key cache TTL\n")
-            elif args.action == "resume":
-                await providers.resume(store, config, args.name)
-                sys.stdout.write(f"resumed {args.name}; its keys are usable again\n")
-            else:
-                _print_json([msgspec.to_builtins(view) for view in await providers.states(store, config)])
-        except providers.UnknownProvider as exc:
-            raise CommandError(str(exc)) from exc
-
-    asyncio.run(_with_store(config, run))
-
-
-def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
+def _service_call(config: Config, action: Callable[[Service], Awaitable[None]]) -> None:
     async def run() -> None:
-        config.data_path.mkdir(parents=True, exist_ok=True)
-        store = await open_store(config.storage.url)
-        try:
-            applied = await provision.prepare(store, config.data_path, redact_url(config.storage.url), create=True)
-        finally:
-            await store.close()
-        sys.stdout.write(f"applied migrations: {applied}\n" if applied else "the database is up to date\n")
+        async with open_service(config) as service:
+            await action(service)
 
     asyncio.run(run())
 
 
+def cmd_accounts(args: argparse.Namespace, config: Config) -> None:
+    async def run(service: Service) -> None:
+        accounts = service.accounts
+        if args.action == "create":
+            account = await accounts.create(args.name, values.usd(args.balance_usd, "balance"))
+        elif args.action == "show":
+            account = await accounts.get(args.name)
+        elif args.action in ("disable", "enable"):
+            found = await accounts.get(args.name)
+            account = await accounts.update(found.id, AccountUpdate(disabled=args.action == "disable"))
+        else:
+            amount = values.usd(args.usd, "amount")
+            found = await accounts.get(args.name)
+            account = (await accounts.topup(found.id, amount, args.note, args.idempotency_key)).account
+        _print_json(views.account_json(account))
+
+    _service_call(config, run)
+
+
+def cmd_keys(args: argparse.Namespace, config: Config) -> None:
+    async def run(service: Service) -> None:
+        if args.action == "create":
+            kind: KeyKind = "management" if args.management else "inference"
+            account = await service.accounts.get(args.account)
+            made = await service.keys.create(account.id, kind, args.name)
+            article = "an" if kind == "inference" else "a"
+            sys.stderr.write(f"Created {article} {kind} key for {args.account!r}. It is shown once; store it now.\n")
+            sys.stdout.write(made.plaintext + "\n")
+        elif args.action == "list":
+            account = await service.accounts.get(args.account)
+            _print_json([views.key_json(k) for k in await service.keys.list(account.id)])
+        else:
+            revoked = await service.keys.revoke(args.key_id)
+            sys.stdout.write(f"revoked {revoked.id}\n")
+
+    _service_call(config, run)
+
+
+def cmd_models(args: argparse.Namespace, config: Config) -> None:
+    """The configured models with the prices they are billed at (service.views.model_json)."""
+    _print_json([views.model_json(m) for m in config.models])
+
+
+def cmd_providers(args: argparse.Namespace, config: Config) -> None:
+    async def run(service: Service) -> None:
+        catalog = service.catalog
+        if args.action == "pause":
+            await catalog.pause(args.name, args.reason)
+            sys.stdout.write(f"paused {args.name}; every worker stops using it within the key cache TTL\n")
+        elif args.action == "resume":
+            await catalog.resume(args.name)
+            sys.stdout.write(f"resumed {args.name}; its keys are usable again\n")
+        else:
+            _print_json([views.provider_json(view) for view in await catalog.providers()])
+
+    _service_call(config, run)
+
+
+def cmd_admin(args: argparse.Namespace, config: Config | None) -> None:
+    """`weir admin hash-token`: the token on standard input, as `[admin] tokens` may hold it (its SHA-256)."""
+    token = sys.stdin.readline().strip()
+    problems = validate_admin_tokens([token], "the token")
+    if problems:
+        raise CommandError(problems[0])
+    sys.stdout.write(digest(token) + "\n")
+
+
+def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
+    applied = asyncio.run(migrate(config))
+    sys.stdout.write(f"applied migrations: {applied}\n" if applied else "the database is up to date\n")
+
+
 async def _bootstrap_demo(config: Config) -> str | None:
     """On first start of the embedded defaults: a demo account with a balance and a key (printed once)."""
-    result: list[str] = []
-
-    async def run(store: Store) -> None:
-        if await store.get_account(DEMO_ACCOUNT) is not None:
-            return
-        await store.create_account(DEMO_ACCOUNT, usd_to_microcents(Decimal(DEMO_BALANCE_USD), "demo"))
-        result.append(await _create_key(store, config, DEMO_ACCOUNT, "inference", "demo"))
-
-    await _with_store(config, run)
-    return result[0] if result else None
+    async with open_service(config) as service:
+        if await service.accounts.find(DEMO_ACCOUNT) is not None:
+            return None
+        account = await service.accounts.create(DEMO_ACCOUNT, usd_to_microcents(Decimal(DEMO_BALANCE_USD), "demo"))
+        return (await service.keys.create(account.id, "inference", "demo")).plaintext
 
 
 def _demo_banner(config: Config, key: str | None) -> str:
@@ -258,7 +181,7 @@ def cmd_serve(args: argparse.Namespace, config_path: str | None) -> None:
         if config.is_demo:
             sys.stderr.write(_demo_banner(config, asyncio.run(_bootstrap_demo(config))) + "\n")
         else:
-            asyncio.run(_with_store(config, _noop))  # migrate once, before the workers start
+            _service_call(config, _noop)  # migrate once, before the workers start
         if config.server.workers > 1:
             metrics_dir = config.data_path / f"prometheus-{config.server.port}"
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -270,7 +193,7 @@ def cmd_serve(args: argparse.Namespace, config_path: str | None) -> None:
             address_lock.close()
 
 
-async def _noop(store: Store) -> None:
+async def _noop(service: Service) -> None:
     return None
 
 
@@ -296,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     topup = accounts.add_parser("topup", parents=[common], help="add money to an account")
     topup.add_argument("name")
     topup.add_argument("usd")
+    topup.add_argument("--note", default="cli top-up", help="kept in the ledger (default: cli top-up)")
+    topup.add_argument("--idempotency-key", help="a retry with the same key is applied once")
+    accounts.add_parser("disable", parents=[common], help="refuse every key of the account").add_argument("name")
+    accounts.add_parser("enable", parents=[common], help="accept the account's keys again").add_argument("name")
 
     keys_ = sub.add_parser("keys", parents=[common], help="API keys").add_subparsers(dest="action", required=True)
     kcreate = keys_.add_parser("create", parents=[common], help="create a key (printed once, on the last line)")
@@ -318,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     providers_.add_parser("resume", parents=[common], help="use a paused provider again").add_argument("name")
     providers_.add_parser("list", parents=[common], help="providers with pause, breaker and key states")
     sub.add_parser("migrate", parents=[common], help="apply database migrations")
+    admin = sub.add_parser("admin", parents=[common], help="operator tokens").add_subparsers(
+        dest="action", required=True
+    )
+    admin.add_parser(
+        "hash-token", parents=[common], help="read a token from stdin; print what [admin] tokens may hold instead"
+    )
     return parser
 
 
@@ -327,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             cmd_serve(args, config_path)
+            return 0
+        if args.command == "admin":  # needs no configuration
+            cmd_admin(args, None)
             return 0
         config = load_config(config_path)
         handlers = {
@@ -340,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"weir: {exc}\n")
         return 2
-    except (CommandError, StoreError, ValueError) as exc:
+    except Invalid as exc:
+        name = exc.param or ""
+        sys.stderr.write(f"weir: error: {_FLAGS.get(name, name)}: {exc.reason}\n")
+        return 1
+    except (CommandError, ServiceError, StoreError, ValueError) as exc:
         sys.stderr.write(f"weir: error: {exc}\n")
         return 1
     return 0

@@ -90,6 +90,13 @@ class Auth(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     extra_key_headers: list[str] = []
 
 
+class Admin(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # Operator tokens for the management API's /admin/v1/ (README "Management API"): each a token of at least
+    # MIN_ADMIN_TOKEN characters (usually "${WEIR_ADMIN_TOKEN}"), or its SHA-256 as "sha256:<64 hex digits>" (what
+    # `weir admin hash-token` prints) so the file holds no token. None: the operator API is off.
+    tokens: list[str] = []
+
+
 class Provider(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: str
     dialect: Dialect
@@ -166,6 +173,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: Server = msgspec.field(default_factory=Server)
     storage: Storage = msgspec.field(default_factory=Storage)
     auth: Auth = msgspec.field(default_factory=Auth)
+    admin: Admin = msgspec.field(default_factory=Admin)
     routing: Routing = msgspec.field(default_factory=Routing)
     limits: LimitsOptions = msgspec.field(default_factory=LimitsOptions)
     providers: list[Provider] = []
@@ -186,9 +194,12 @@ _SECTIONS: dict[str, type[msgspec.Struct]] = {
     "server": Server,
     "storage": Storage,
     "auth": Auth,
+    "admin": Admin,
     "routing": Routing,
     "limits": LimitsOptions,
 }
+MIN_ADMIN_TOKEN = 24
+_TOKEN_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 _LISTS: dict[str, type[msgspec.Struct]] = {"providers": Provider, "models": Model}
 
 
@@ -216,13 +227,17 @@ DEMO_MODELS: tuple[tuple[str, list[str], Price], ...] = (
 
 
 def embedded_config() -> Config:
-    """No file: SQLite in the data directory and the demo models on the built-in echo upstream."""
+    """No file: SQLite in the data directory and the demo models on the built-in echo upstream; an operator token
+    from $WEIR_ADMIN_TOKEN when it is set."""
     demo = Provider(name=DEMO_PROVIDER, dialect="openai", base_url="builtin:echo")
     models = [
         Model(id=id_, aliases=aliases, price=price, routes=[Route(provider=DEMO_PROVIDER, model=f"echo/{id_}")])
         for id_, aliases, price in DEMO_MODELS
     ]
-    return finalize(Config(providers=[demo], models=models))
+    admin = Admin(tokens=[token] if (token := os.environ.get("WEIR_ADMIN_TOKEN")) else [])
+    if problems := _validate_admin(admin, "WEIR_ADMIN_TOKEN"):
+        raise ConfigError(problems)
+    return finalize(Config(admin=admin, providers=[demo], models=models))
 
 
 def load_config(path: str | None) -> Config:
@@ -410,10 +425,33 @@ def validate(config: Config) -> list[str]:
         problems.append("auth.key_cache_ttl_seconds: must not be negative")
     if config.auth.pepper is not None and len(config.auth.pepper) < 16:
         problems.append("auth.pepper: must be at least 16 characters")
+    problems.extend(_validate_admin(config.admin))
     problems.extend(_validate_routing(config.routing))
     problems.extend(_validate_limits(config.limits))
     problems.extend(_validate_providers(config.providers))
     problems.extend(_validate_models(config.models, {p.name for p in config.providers}))
+    return problems
+
+
+def _validate_admin(admin: Admin, where: str | None = None) -> list[str]:
+    return validate_admin_tokens(admin.tokens, where)
+
+
+def validate_admin_tokens(tokens: list[str], where: str | None = None) -> list[str]:
+    """Never quotes a token: a message says which one and what is wrong with it."""
+    problems: list[str] = []
+    for i, token in enumerate(tokens):
+        at = where or f"admin.tokens[{i}]"
+        if token.startswith("sha256:"):
+            if not _TOKEN_HASH.match(token):
+                problems.append(f"{at}: a token hash is sha256: and 64 lowercase hex digits (weir admin hash-token)")
+        elif len(token) < MIN_ADMIN_TOKEN:
+            problems.append(
+                f"{at}: must be at least {MIN_ADMIN_TOKEN} characters, got {len(token)} (make one with "
+                "`openssl rand -hex 32`), or its hash (sha256:...)"
+            )
+        elif token != token.strip() or any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in token):
+            problems.append(f"{at}: must be visible ASCII characters only (no spaces), as an HTTP header carries it")
     return problems
 
 

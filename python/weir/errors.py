@@ -111,6 +111,7 @@ class RateLimited(GatewayError):
     code = "rate_limit_exceeded"
     should_retry = True
 
+
 class LimitRefusal(GatewayError):
     """A limit of the key refused the call (weir/limits/). It carries every limit header of the refusal, rendered
     for the caller's dialect, Retry-After included."""

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 # Settings whose values are secrets: a problem message never quotes them (README "Configuration").
-_SECRET_VALUES = frozenset(("pepper", "api_keys", "headers"))  # whole values: every string inside
+_SECRET_VALUES = frozenset(("pepper", "api_keys", "headers", "tokens"))  # whole values: every string inside
 _SECRET_URLS = frozenset(("url", "redis_url", "base_url"))  # URLs: their user info
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/?#\s'\"]*)@")
 

@@ -17,8 +17,12 @@ import pytest
 
 from tests.support.postgres import PostgresServer
 from tests.support.processes import free_port, granian, start, stop, wait_http
+from weir.admin.tokens import digest
 
 PROVIDER_KEY = "sk-provider-canary-0123456789"
+# The session gateway's operator tokens: one from the environment, one configured as its hash (sha256:...)
+ADMIN_TOKEN = "admin-token-canary-0123456789abcdef"
+HASHED_ADMIN_TOKEN = "hashed-admin-token-0123456789abcdef"
 PRICE = {"input": 0.123, "cached_input": 0.0615, "output": 1.007}  # USD per 1M tokens; rounding matters
 
 
@@ -28,6 +32,7 @@ class Weir:
     config: Path
     env: dict[str, str]
     upstream: str
+    admin_token: str | None = None  # set when the configuration has [admin] tokens
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
@@ -102,9 +107,17 @@ MEDIA_MODELS = [  # (id, aliases, provider, upstream model)
 
 
 def write_config(
-    path: Path, port: int, upstream: str, storage_url: str, data_dir: Path, server_extra: str = ""
+    path: Path,
+    port: int,
+    upstream: str,
+    storage_url: str,
+    data_dir: Path,
+    server_extra: str = "",
+    admin: bool = False,
 ) -> None:
-    """The gateway's configuration; `server_extra` holds more `[server]` lines."""
+    """The gateway's configuration; `server_extra` holds more `[server]` lines; `admin` adds the operator tokens
+    ($WEIR_ADMIN_TOKEN and HASHED_ADMIN_TOKEN's hash)."""
+    tokens = f'\n[admin]\ntokens = ["${{WEIR_ADMIN_TOKEN}}", "{digest(HASHED_ADMIN_TOKEN)}"]\n' if admin else ""
     price = f"{{ input = {PRICE['input']}, output = {PRICE['output']}, cached_input = {PRICE['cached_input']} }}"
     models = "".join(
         f"""
@@ -144,7 +157,7 @@ url = "{storage_url}"
 pepper = "${{WEIR_TEST_PEPPER}}"
 key_cache_ttl_seconds = 1
 extra_key_headers = ["X-My-API-Key"]
-
+{tokens}
 [[providers]]
 name = "mock"
 dialect = "openai"
@@ -223,11 +236,15 @@ def weir(
         storage_url = f"sqlite://{home / 'weir.db'}"
     port = free_port()
     config = home / "weir.toml"
-    write_config(config, port, mock_upstream, storage_url, home / "data")
-    env = {"WEIR_TEST_PEPPER": "test-pepper-0123456789abcdef", "MOCK_PROVIDER_KEY": PROVIDER_KEY}
+    write_config(config, port, mock_upstream, storage_url, home / "data", admin=True)
+    env = {
+        "WEIR_TEST_PEPPER": "test-pepper-0123456789abcdef",
+        "MOCK_PROVIDER_KEY": PROVIDER_KEY,
+        "WEIR_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
     log = home / "weir.log"
     proc = start([sys.executable, "-m", "weir", "serve", "--config", str(config)], log, env)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/healthz", proc, log)
-    yield Weir(url, config, env, mock_upstream)
+    yield Weir(url, config, env, mock_upstream, ADMIN_TOKEN)
     assert stop(proc) == 0, log.read_text()[-4000:]

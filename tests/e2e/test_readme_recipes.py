@@ -9,10 +9,11 @@ first start prints the demo key, which the recipes use. What runs:
 The other ```sh blocks (scripts/serve, the benchmarks, the Claude Code, Codex and Gemini CLI set-ups) start
 long-running programs: those clients have their own end-to-end tests.
 
-Each block starts with WEIR and WEIR_KEY set as the first recipe's `export` sets them, and WEIR_DATA_DIR set to
-the gateway's data directory, so that `scripts/weir` works on its database. It runs in a fresh directory whose
-`scripts/` is the checkout's, so the files recipes write (weir.png, hello.wav) land there. The only changes made
-to the README's text are these two substitutions:
+Each block starts with WEIR and WEIR_KEY set as the first recipe's `export` sets them, WEIR_DATA_DIR set to
+the gateway's data directory, so that `scripts/weir` works on its database, and WEIR_ADMIN_TOKEN set to the token
+the gateway was started with (the embedded defaults read it), as the Management API section says. It runs in a
+fresh directory whose `scripts/` is the checkout's, so the files recipes write (weir.png, hello.wav) land there.
+The only changes made to the README's text are these two substitutions:
     sk-weir_...        ->  the demo key the first start printed
     127.0.0.1:8080     ->  the test gateway's address (a free port)
 """
@@ -35,6 +36,7 @@ from tests.support.processes import ROOT, free_port, start, stop, wait_http
 README = ROOT / "README.md"
 KEY_PLACEHOLDER = "sk-weir_..."
 ADDRESS = "127.0.0.1:8080"
+ADMIN_TOKEN = "readme-admin-token-0123456789abcdef"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
 HEADING = re.compile(r"^#{2,3} (.+)$", re.M)
 # An error object (OpenAI's, Anthropic's, Google's), or a stream's error event: what a 200 may still carry.
@@ -95,7 +97,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     home = tmp_path_factory.mktemp("readme")
     port = free_port()
     log = home / "serve.log"
-    env = {"WEIR_DATA_DIR": str(home / "data"), "WEIR_CONFIG": ""}
+    env = {"WEIR_DATA_DIR": str(home / "data"), "WEIR_CONFIG": "", "WEIR_ADMIN_TOKEN": ADMIN_TOKEN}
     proc = start([sys.executable, "-m", "weir", "serve", "--port", str(port)], log, env)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
@@ -130,6 +132,7 @@ def run(script: str, cwd: Path, gateway: Gateway) -> subprocess.CompletedProcess
         "WEIR_KEY": gateway.key,
         "WEIR_DATA_DIR": str(gateway.data_dir),
         "WEIR_CONFIG": "",
+        "WEIR_ADMIN_TOKEN": ADMIN_TOKEN,
     }
     return subprocess.run(
         ["bash", "-c", script],
@@ -170,6 +173,8 @@ def test_the_recipes_are_found() -> None:
         "The anthropic SDK",
         "The openai SDK",
         "The google-genai SDK",
+        "Key owners: `/v1/account` with a management key",
+        "Operators: `/admin/v1` with an admin token",
     }
     assert expected <= sections, sections
     openai_sdk = next(b for b in recipes() if b.section == "The openai SDK")

@@ -1,5 +1,6 @@
 """API key -> principal. Keys are checked offline (shape, checksum), then against an in-process cache
-refreshed from the store every `key_cache_ttl_seconds`; revocation takes effect within that TTL."""
+refreshed from the store every `key_cache_ttl_seconds`; revocation, and disabling an account, take effect within
+that TTL."""
 
 from __future__ import annotations
 
@@ -79,6 +80,8 @@ class Authenticator:
             raise Unauthorized("Invalid API key.")
         if lookup.key.revoked_at is not None:
             raise Unauthorized("This API key has been revoked.")
+        if lookup.account_disabled:
+            raise PermissionDenied("This API key's account is disabled; ask the operator.", code="account_disabled")
         if lookup.key.kind != kind or parsed.kind != kind:
             if kind == "inference":
                 raise PermissionDenied("Management keys cannot make inference calls; use an inference key.")

@@ -24,12 +24,16 @@ from weir.store.records import (
     UsageRecord,
 )
 
-ACCOUNT_COLUMNS = "id, name, balance_microcents, created_at"
+ACCOUNT_COLUMNS = "id, name, balance_microcents, created_at, disabled"
 KEY_COLUMNS = "id, account_id, kind, name, secret_hmac, created_at, revoked_at, last_used_at"
-LEDGER_COLUMNS = "id, account_id, kind, amount_microcents, balance_after_microcents, request_id, note, created_at"
+LEDGER_COLUMNS = (
+    "id, account_id, kind, amount_microcents, balance_after_microcents, request_id, note, created_at, idempotency_key"
+)
 USAGE_FIELDS: tuple[str, ...] = UsageRecord.__struct_fields__
 USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
-LOOKUP_SQL_COLUMNS = ", ".join(f"k.{c.strip()}" for c in KEY_COLUMNS.split(",")) + (", a.name, a.balance_microcents")
+LOOKUP_SQL_COLUMNS = ", ".join(f"k.{c.strip()}" for c in KEY_COLUMNS.split(",")) + (
+    ", a.name, a.balance_microcents, a.disabled"
+)
 _STREAM = USAGE_FIELDS.index("stream")
 RESPONSE_FIELDS: tuple[str, ...] = StoredResponse.__struct_fields__
 RESPONSE_COLUMNS = ", ".join(RESPONSE_FIELDS)
@@ -81,7 +85,7 @@ def usage_row(record: UsageRecord) -> tuple[Any, ...]:
 
 
 def account_from(row: Sequence[Any]) -> Account:
-    return Account(id=row[0], name=row[1], balance_microcents=row[2], created_at=row[3])
+    return Account(id=row[0], name=row[1], balance_microcents=row[2], created_at=row[3], disabled=bool(row[4]))
 
 
 def key_from(row: Sequence[Any]) -> ApiKey:
@@ -98,7 +102,7 @@ def key_from(row: Sequence[Any]) -> ApiKey:
 
 
 def lookup_from(row: Sequence[Any]) -> KeyLookup:
-    return KeyLookup(key=key_from(row), account_name=row[8], balance_microcents=row[9])
+    return KeyLookup(key=key_from(row), account_name=row[8], balance_microcents=row[9], account_disabled=bool(row[10]))
 
 
 def ledger_from(row: Sequence[Any]) -> LedgerEntry:
@@ -111,6 +115,7 @@ def ledger_from(row: Sequence[Any]) -> LedgerEntry:
         request_id=row[5],
         note=row[6],
         created_at=row[7],
+        idempotency_key=row[8],
     )
 
 

@@ -7,14 +7,21 @@ from typing import Protocol
 
 from weir.store.records import (
     Account,
+    AccountUpdate,
     ApiKey,
     KeyKind,
     KeyLookup,
+    KeyUpdate,
     LedgerEntry,
+    Page,
     ProviderHealth,
     ProviderState,
     Settlement,
     StoredResponse,
+    TopUp,
+    UsageGroup,
+    UsageGroupBy,
+    UsageQuery,
     UsageRecord,
 )
 
@@ -32,6 +39,9 @@ class AlreadyExists(StoreError):
 
 
 class Store(Protocol):
+    """Lists come in pages, newest first: at most `limit` items (1 to 1000, else ValueError) and an opaque cursor
+    for the next page (a cursor this list did not give is a ValueError)."""
+
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied now (empty when up to date)."""
         ...
@@ -54,7 +64,23 @@ class Store(Protocol):
 
     async def get_account(self, name: str) -> Account | None: ...
 
+    async def get_account_by_id(self, account_id: int) -> Account | None: ...
+
+    async def list_accounts(self, limit: int, cursor: str | None = None) -> Page[Account]: ...
+
+    async def update_account(self, account_id: int, changes: AccountUpdate) -> Account:
+        """Apply the fields of `changes` that are set; NotFound for an unknown account."""
+        ...
+
     async def topup(self, name: str, amount_microcents: int, note: str | None = None) -> Account: ...
+
+    async def add_topup(
+        self, account_id: int, amount_microcents: int, note: str | None = None, idempotency_key: str | None = None
+    ) -> TopUp:
+        """Credit the account and append the ledger entry, in one transaction. With an idempotency key the
+        account's earlier top-up under that key, if there is one, is returned (`replayed`) and nothing is applied
+        again, however concurrent the retries. NotFound for an unknown account, ValueError for an amount <= 0."""
+        ...
 
     async def create_key(
         self, account_id: int, key_id: str, secret_hmac: bytes, kind: KeyKind, name: str | None
@@ -62,10 +88,20 @@ class Store(Protocol):
 
     async def lookup_key(self, key_id: str) -> KeyLookup | None: ...
 
-    async def list_keys(self, account_id: int) -> list[ApiKey]: ...
+    async def get_key(self, key_id: str) -> ApiKey | None: ...
 
-    async def revoke_key(self, key_id: str) -> bool:
-        """Mark the key revoked; False when no such key or already revoked."""
+    async def list_keys(self, account_id: int) -> list[ApiKey]:
+        """Every key of the account, oldest first (the CLI's list)."""
+        ...
+
+    async def page_keys(self, account_id: int, limit: int, cursor: str | None = None) -> Page[ApiKey]: ...
+
+    async def update_key(self, key_id: str, changes: KeyUpdate, account_id: int | None = None) -> ApiKey:
+        """Apply the fields of `changes` that are set; NotFound when no such key (of that account, when given)."""
+        ...
+
+    async def revoke_key(self, key_id: str, account_id: int | None = None) -> bool:
+        """Mark the key revoked; False when no such key (of that account, when given) or already revoked."""
         ...
 
     async def record_usage(self, records: Sequence[UsageRecord]) -> list[Settlement]:
@@ -76,7 +112,23 @@ class Store(Protocol):
 
     async def get_usage(self, request_id: str) -> UsageRecord | None: ...
 
-    async def list_ledger(self, account_id: int) -> list[LedgerEntry]: ...
+    async def page_usage(
+        self, query: UsageQuery, limit: int, cursor: str | None = None, offset: int = 0
+    ) -> Page[UsageRecord]:
+        """The records `query` selects, newest first (created_at, then request id); `offset` (at most 100,000)
+        skips that many after the cursor first."""
+        ...
+
+    async def usage_summary(self, query: UsageQuery, group_by: UsageGroupBy, limit: int) -> list[UsageGroup]:
+        """Totals of the records `query` selects per UTC day (in day order) or per model, key or account (the
+        largest spend first), at most `limit` groups."""
+        ...
+
+    async def list_ledger(self, account_id: int) -> list[LedgerEntry]:
+        """The whole ledger of the account, oldest first."""
+        ...
+
+    async def page_ledger(self, account_id: int, limit: int, cursor: str | None = None) -> Page[LedgerEntry]: ...
 
     async def put_response(self, record: StoredResponse) -> None:
         """Keep a Responses conversation; AlreadyExists when its id is taken, NotFound for an unknown account."""

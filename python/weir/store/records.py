@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 KeyKind = Literal["inference", "management"]
 LedgerKind = Literal["initial", "topup", "usage", "adjustment"]
+UsageGroupBy = Literal["day", "model", "key", "account"]
+T = TypeVar("T")
 
 
 class Account(msgspec.Struct, frozen=True):
@@ -15,6 +18,13 @@ class Account(msgspec.Struct, frozen=True):
     name: str
     balance_microcents: int
     created_at: int
+    disabled: bool = False  # every key of a disabled account is refused (403 account_disabled)
+
+
+class AccountUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """The account fields an update may change; UNSET leaves one as it is. Each is the column of that name."""
+
+    disabled: bool | UnsetType = UNSET
 
 
 class ApiKey(msgspec.Struct, frozen=True):
@@ -28,12 +38,19 @@ class ApiKey(msgspec.Struct, frozen=True):
     last_used_at: int | None = None
 
 
+class KeyUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """The key fields an update may change; UNSET leaves one as it is. Each is the column of that name."""
+
+    name: str | None | UnsetType = UNSET
+
+
 class KeyLookup(msgspec.Struct, frozen=True):
-    """What authentication needs in one read: the key and its account's balance."""
+    """What authentication needs in one read: the key and its account's balance and state."""
 
     key: ApiKey
     account_name: str
     balance_microcents: int
+    account_disabled: bool = False
 
 
 class UsageRecord(msgspec.Struct, frozen=True):
@@ -79,6 +96,16 @@ class LedgerEntry(msgspec.Struct, frozen=True):
     request_id: str | None
     note: str | None
     created_at: int
+    idempotency_key: str | None = None  # top-ups: the caller's key; one entry per (account, key)
+
+
+class TopUp(msgspec.Struct, frozen=True):
+    """What a top-up did: its ledger entry, the account after it, and whether it was a retry of an earlier one
+    with the same idempotency key (then nothing was applied again and `entry` is the original)."""
+
+    entry: LedgerEntry
+    account: Account
+    replayed: bool
 
 
 class StoredResponse(msgspec.Struct, frozen=True):
@@ -109,3 +136,35 @@ class ProviderHealth(msgspec.Struct, frozen=True):
     worker: str
     health: str  # JSON: {"routes": [{"model", "breaker"}], "keys": ["ok" | "cooling" | "retired", ...]}
     updated_at: int
+
+
+class UsageQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """Which usage records a list or a summary covers: every set field narrows it."""
+
+    account_id: int | None = None
+    key_id: str | None = None
+    model: str | None = None
+    status_min: int | None = None  # status between these two, both included
+    status_max: int | None = None
+    since: int | None = None  # created_at >= since
+    until: int | None = None  # created_at < until
+
+
+class UsageGroup(msgspec.Struct, frozen=True):
+    """One row of a usage summary: the calls of one day (UTC midnight, epoch ms), model, key or account."""
+
+    group: int | str
+    calls: int
+    input_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cost_microcents: int
+
+
+class Page(msgspec.Struct, Generic[T], frozen=True):
+    """One page of a list, newest first. `next_cursor` (opaque) fetches the page after it; None on the last."""
+
+    items: list[T]
+    next_cursor: str | None

@@ -1,0 +1,71 @@
+"""API keys: made here (the plaintext is shown once and never stored), listed, renamed and revoked. The pepper
+that keys' HMACs are made with is read only when a key is made."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from weir import keys
+from weir.service import values
+from weir.service.errors import NotFound, check_limit, paged
+from weir.store import base as store_errors
+from weir.store.base import Store
+from weir.store.records import ApiKey, KeyKind, KeyUpdate, Page
+
+
+class NewKey(msgspec.Struct, frozen=True):
+    plaintext: str  # the whole key: shown once, to whoever made it
+    key: ApiKey
+
+
+def key_missing(key_id: str, active: bool = False) -> NotFound:
+    return NotFound(f"no {'active ' if active else ''}key with id {key_id!r}", code="key_not_found")
+
+
+class Keys:
+    def __init__(self, store: Store, pepper: Callable[[], bytes]) -> None:
+        self._store = store
+        self._pepper = pepper
+
+    async def create(self, account_id: int, kind: KeyKind = "inference", name: str | None = None) -> NewKey:
+        if name is not None:
+            values.name(name, "name")
+        plaintext, parsed = keys.generate(kind)
+        secret_hmac = keys.secret_hmac(self._pepper(), parsed.secret)
+        try:
+            key = await self._store.create_key(account_id, parsed.key_id, secret_hmac, kind, name)
+        except store_errors.NotFound:
+            raise NotFound(f"no account with id {account_id}", code="account_not_found") from None
+        return NewKey(plaintext, key)
+
+    async def list(self, account_id: int) -> list[ApiKey]:
+        """Every key of the account, oldest first."""
+        return await self._store.list_keys(account_id)
+
+    async def page(self, account_id: int, limit: int, cursor: str | None = None) -> Page[ApiKey]:
+        return await paged(self._store.page_keys(account_id, check_limit(limit), cursor))
+
+    async def get(self, key_id: str, account_id: int | None = None) -> ApiKey:
+        """The key; NotFound when there is none, or it is not of `account_id` (when given)."""
+        key = await self._store.get_key(key_id)
+        if key is None or (account_id is not None and key.account_id != account_id):
+            raise key_missing(key_id)
+        return key
+
+    async def update(self, key_id: str, changes: KeyUpdate, account_id: int | None = None) -> ApiKey:
+        if isinstance(changes.name, str):
+            values.name(changes.name, "name")
+        try:
+            return await self._store.update_key(key_id, changes, account_id)
+        except store_errors.NotFound:
+            raise key_missing(key_id) from None
+
+    async def revoke(self, key: str, account_id: int | None = None) -> ApiKey:
+        """Revoke a key given by its id or whole; NotFound when it is not an active key (of `account_id`)."""
+        parsed = keys.parse(key)
+        key_id = parsed.key_id if parsed is not None else key
+        if not await self._store.revoke_key(key_id, account_id):
+            raise key_missing(key_id, active=True)
+        return await self.get(key_id)

@@ -1,0 +1,67 @@
+"""Inputs every front end takes as text and the service checks once: USD amounts, times, status filters, names."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from weir.config import usd_to_microcents
+from weir.service.errors import Invalid
+
+MAX_NAME = 200  # characters of an account or key name
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_STATUS_CLASS = re.compile(r"^([1-5])xx$")
+
+
+def usd(value: str | int | float, param: str) -> int:
+    """A USD amount (at most 8 decimal places) in integer microcents."""
+    try:
+        amount = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+    except (InvalidOperation, ValueError):
+        raise Invalid(param, f"{value!r} is not a number") from None
+    if not amount.is_finite():
+        raise Invalid(param, f"{value!r} is not a number")
+    try:
+        return usd_to_microcents(amount, param)
+    except ValueError as exc:
+        raise Invalid(param, str(exc).removeprefix(f"{param}: ")) from None
+
+
+def name(value: str, param: str) -> str:
+    if not value:
+        raise Invalid(param, "must not be empty")
+    if len(value) > MAX_NAME:
+        raise Invalid(param, f"must be at most {MAX_NAME} characters, got {len(value)}")
+    if _CONTROL.search(value):
+        raise Invalid(param, "must not contain control characters")
+    return value
+
+
+def time_ms(value: str, param: str) -> int:
+    """Epoch milliseconds, or an ISO 8601 time (UTC unless it names its offset)."""
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid(param, f"{value!r} is neither epoch milliseconds nor an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def status_range(value: str, param: str = "status") -> tuple[int, int]:
+    """`200` (that status), `4xx` (a class), `ok` (below 400) or `error` (400 and above)."""
+    text = value.strip().lower()
+    if text == "ok":
+        return 100, 399
+    if text == "error":
+        return 400, 599
+    if match := _STATUS_CLASS.match(text):
+        first = int(match.group(1)) * 100
+        return first, first + 99
+    if text.isdigit() and 100 <= int(text) <= 599:
+        return int(text), int(text)
+    raise Invalid(param, f"expected a status (200), a class (4xx), ok or error; got {value!r}")

@@ -1,0 +1,168 @@
+"""The JSON shape of each thing the service returns, one function each, shared by the CLI, the HTTP API and (later)
+the console, so that they cannot drift apart. Money is integer microcents, with a USD figure beside it for reading;
+times are Unix epoch milliseconds. No view ever holds a key's secret or its HMAC."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from weir.billing.meter import microcents_to_usd
+from weir.config import Model, Price
+from weir.redact import redact_url
+from weir.service.catalog import ProviderView
+from weir.store.records import Account, ApiKey, LedgerEntry, TopUp, UsageGroup, UsageRecord
+
+_MICROCENTS_PER_USD = 100_000_000
+
+
+def usd_text(microcents: int) -> str:
+    """An exact USD figure, as a string (balances and ledger amounts)."""
+    return str(Decimal(microcents) / _MICROCENTS_PER_USD)
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "name": account.name,
+        "balance_microcents": account.balance_microcents,
+        "balance_usd": usd_text(account.balance_microcents),
+        "disabled": account.disabled,
+        "created_at": account.created_at,
+    }
+
+
+def key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "kind": key.kind,
+        "name": key.name,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+        "last_used_at": key.last_used_at,
+    }
+
+
+def ledger_json(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "kind": entry.kind,
+        "amount_microcents": entry.amount_microcents,
+        "amount_usd": usd_text(entry.amount_microcents),
+        "balance_after_microcents": entry.balance_after_microcents,
+        "request_id": entry.request_id,
+        "note": entry.note,
+        "idempotency_key": entry.idempotency_key,
+        "created_at": entry.created_at,
+    }
+
+
+def topup_json(topup: TopUp) -> dict[str, Any]:
+    return {
+        "ledger_entry": ledger_json(topup.entry),
+        "account": account_json(topup.account),
+        "replayed": topup.replayed,
+    }
+
+
+def usage_json(record: UsageRecord) -> dict[str, Any]:
+    """One call as its usage record says: the shape of the generation lookup (`GET /v1/generations/{id}`), of
+    every usage list and of the CSV export. `cost` is USD, for reading; `cost_microcents` is what was charged."""
+    return {
+        "id": record.request_id,
+        "model": record.model,
+        "provider": record.provider,
+        "upstream_model": record.upstream_model,
+        "status": record.status,
+        "stream": record.stream,
+        "input_tokens": record.input_tokens,
+        "cached_tokens": record.cached_tokens,
+        "cache_write_tokens": record.cache_write_tokens,
+        "output_tokens": record.output_tokens,
+        "reasoning_tokens": record.reasoning_tokens,
+        "images": record.images,
+        "characters": record.characters,
+        "audio_ms": record.audio_ms,
+        "cost_microcents": record.cost_microcents,
+        "cost": microcents_to_usd(record.cost_microcents),
+        "duration_ms": record.duration_ms,
+        "ttfb_ms": record.ttfb_ms,
+        "key_id": record.key_id,
+        "account_id": record.account_id,
+        "created_at": record.created_at,
+    }
+
+
+USAGE_FIELDS = tuple(usage_json(UsageRecord("", 0, "", "", "", "", 0, 0, 0, 0, 0, 0, 0, None, False, 0)))
+
+
+def group_json(group: UsageGroup, group_by: str) -> dict[str, Any]:
+    return {
+        group_by: group.group,
+        "calls": group.calls,
+        "input_tokens": group.input_tokens,
+        "cached_tokens": group.cached_tokens,
+        "cache_write_tokens": group.cache_write_tokens,
+        "output_tokens": group.output_tokens,
+        "reasoning_tokens": group.reasoning_tokens,
+        "cost_microcents": group.cost_microcents,
+        "cost": microcents_to_usd(group.cost_microcents),
+    }
+
+
+def _media_prices(price: Price) -> dict[str, float]:
+    units = {"image": price.image, "character": price.character, "second": price.second}
+    return {unit: value for unit, value in units.items() if value}
+
+
+def model_json(model: Model) -> dict[str, Any]:
+    """A configured model with the prices it is billed at: cached_input and cache_write resolved (to the input
+    price when not configured), media prices only where set."""
+    p = model.price
+    tokens = {
+        "input": p.input,
+        "output": p.output,
+        "cached_input": p.input if p.cached_input is None else p.cached_input,
+        "cache_write": p.input if p.cache_write is None else p.cache_write,
+    }
+    row: dict[str, Any] = {"id": model.id, "aliases": model.aliases, "price_usd_per_1m_tokens": tokens}
+    if media := _media_prices(p):
+        row["price_usd_per_unit"] = media  # image: per image; character: per 1M characters; second: per second
+    row["routes"] = [{"provider": r.provider, "model": r.model} for r in model.routes]
+    return row
+
+
+BREAKER_ORDER = {"closed": 0, "half_open": 1, "open": 2}
+KEY_ORDER = {"ok": 0, "cooling": 1, "retired": 2}
+
+
+def _worst(states: list[str], order: dict[str, int]) -> str:
+    return max(states, key=lambda state: order.get(state, 0))
+
+
+def provider_json(view: ProviderView) -> dict[str, Any]:
+    """A provider as configured (never its keys or headers), its pause, each live worker's health, and the worst
+    state any of them reports per route (`routes`) and per key (`key_states`)."""
+    p, state = view.provider, view.state
+    routes: dict[str, list[str]] = {}
+    keys: list[list[str]] = [[] for _ in p.api_keys]
+    for worker in view.workers:
+        for route in worker.routes:
+            routes.setdefault(route.get("model", ""), []).append(route.get("breaker", "closed"))
+        for i, key_state in enumerate(worker.keys[: len(keys)]):
+            keys[i].append(key_state)
+    return {
+        "name": p.name,
+        "dialect": p.dialect,
+        "base_url": redact_url(p.base_url),
+        "keys": len(p.api_keys),
+        "key_states": [_worst(seen, KEY_ORDER) if seen else "ok" for seen in keys],
+        "routes": [{"model": model, "breaker": _worst(seen, BREAKER_ORDER)} for model, seen in routes.items()],
+        "paused": state is not None and state.paused,
+        "reason": state.reason if state is not None else None,
+        "keys_reset_at": state.keys_reset_at if state is not None else None,
+        "updated_at": state.updated_at if state is not None else None,
+        "workers": [
+            {"worker": w.worker, "updated_at": w.updated_at, "routes": w.routes, "keys": w.keys} for w in view.workers
+        ],
+    }

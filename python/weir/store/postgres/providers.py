@@ -1,0 +1,48 @@
+"""PostgreSQL: the operator's provider state (pause, key reset) and every worker's published health."""
+
+from __future__ import annotations
+
+from weir.store import _common as c
+from weir.store.postgres.core import PostgresCore
+from weir.store.records import ProviderHealth, ProviderState
+
+
+class PostgresProviders(PostgresCore):
+    async def set_provider_paused(self, name: str, paused: bool, reason: str | None = None) -> ProviderState:
+        now = c.now_ms()
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO provider_state (name, paused, reason, keys_reset_at, updated_at)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET paused = $2, reason = $3,"
+                " keys_reset_at = greatest(provider_state.keys_reset_at, $4), updated_at = $5"
+                f" RETURNING {c.PROVIDER_STATE_COLUMNS}",
+                name,
+                paused,
+                reason if paused else None,
+                0 if paused else now,  # resuming brings every key back
+                now,
+            )
+        return c.provider_state_from(row)
+
+    async def list_provider_states(self) -> list[ProviderState]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(f"SELECT {c.PROVIDER_STATE_COLUMNS} FROM provider_state ORDER BY name")
+        return [c.provider_state_from(row) for row in rows]
+
+    async def put_provider_health(self, worker: str, health: dict[str, str]) -> None:
+        now = c.now_ms()
+        async with self._conn() as conn:
+            await conn.executemany(
+                "INSERT INTO provider_health (provider, worker, health, updated_at) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (provider, worker) DO UPDATE SET health = $3, updated_at = $4",
+                [(provider, worker, text, now) for provider, text in health.items()],
+            )
+
+    async def list_provider_health(self, since_ms: int) -> list[ProviderHealth]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                f"SELECT {c.PROVIDER_HEALTH_COLUMNS} FROM provider_health WHERE updated_at >= $1"
+                " ORDER BY provider, worker",
+                since_ms,
+            )
+        return [c.provider_health_from(row) for row in rows]

@@ -1,0 +1,49 @@
+"""SQLite: the operator's provider state (pause, key reset) and every worker's published health."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from weir.store import _common as c
+from weir.store.records import ProviderHealth, ProviderState
+from weir.store.sqlite.core import SqliteCore, fetch, transaction
+
+
+class SqliteProviders(SqliteCore):
+    async def set_provider_paused(self, name: str, paused: bool, reason: str | None = None) -> ProviderState:
+        return await self._run(_set_provider_paused, name, paused, reason, c.now_ms())
+
+    async def list_provider_states(self) -> list[ProviderState]:
+        sql = f"SELECT {c.PROVIDER_STATE_COLUMNS} FROM provider_state ORDER BY name"
+        return [c.provider_state_from(row) for row in await self._run(fetch, sql, ())]
+
+    async def put_provider_health(self, worker: str, health: dict[str, str]) -> None:
+        await self._run(_put_provider_health, worker, health, c.now_ms())
+
+    async def list_provider_health(self, since_ms: int) -> list[ProviderHealth]:
+        sql = f"SELECT {c.PROVIDER_HEALTH_COLUMNS} FROM provider_health WHERE updated_at >= ? ORDER BY provider, worker"
+        return [c.provider_health_from(row) for row in await self._run(fetch, sql, (since_ms,))]
+
+
+def _set_provider_paused(
+    conn: sqlite3.Connection, name: str, paused: bool, reason: str | None, now: int
+) -> ProviderState:
+    reset = 0 if paused else now  # resuming brings every key back
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO provider_state (name, paused, reason, keys_reset_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)"
+            " ON CONFLICT (name) DO UPDATE SET paused = ?2, reason = ?3,"
+            " keys_reset_at = max(provider_state.keys_reset_at, ?4), updated_at = ?5",
+            (name, int(paused), reason if paused else None, reset, now),
+        )
+        row = conn.execute(f"SELECT {c.PROVIDER_STATE_COLUMNS} FROM provider_state WHERE name = ?", (name,)).fetchone()
+    return c.provider_state_from(row)
+
+
+def _put_provider_health(conn: sqlite3.Connection, worker: str, health: dict[str, str], now: int) -> None:
+    with transaction(conn):
+        conn.executemany(
+            "INSERT INTO provider_health (provider, worker, health, updated_at) VALUES (?1, ?2, ?3, ?4)"
+            " ON CONFLICT (provider, worker) DO UPDATE SET health = ?3, updated_at = ?4",
+            [(provider, worker, text, now) for provider, text in health.items()],
+        )

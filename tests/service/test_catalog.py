@@ -1,0 +1,55 @@
+"""The catalog through the service, on both backends: models as configured, providers with their pause and every
+live worker's health."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from weir.service import Service, views
+from weir.service.errors import Invalid, NotFound
+from weir.store._common import now_ms
+
+
+def test_models_with_the_prices_in_effect(service: Service) -> None:
+    assert [m.id for m in service.catalog.models()] == ["m1", "tts"]
+    assert service.catalog.model("m-one").id == "m1"
+    with pytest.raises(NotFound, match="no model named 'm2'"):
+        service.catalog.model("m2")
+    row = views.model_json(service.catalog.model("m1"))
+    assert row["price_usd_per_1m_tokens"] == {"input": 1.5, "output": 2.0, "cached_input": 1.5, "cache_write": 1.5}
+    assert "price_usd_per_unit" not in row
+    assert views.model_json(service.catalog.model("tts"))["price_usd_per_unit"] == {"character": 15.0}
+
+
+async def test_pause_resume_and_health(service: Service) -> None:
+    store = service.store
+    health = {"routes": [{"model": "m1", "breaker": "open"}], "keys": ["ok", "retired"]}
+    await store.put_provider_health("host:1", {"p1": orjson.dumps(health).decode()})
+    await store.put_provider_health(
+        "host:2", {"p1": "not json", "p2": orjson.dumps({"routes": [], "keys": []}).decode()}
+    )
+    paused = await service.catalog.pause("p1", "maintenance")
+    shown = views.provider_json(paused)
+    assert shown["paused"] is True and shown["reason"] == "maintenance"
+    assert shown["base_url"] == "https://user:***@p1.example/v1" and shown["keys"] == 2
+    assert shown["workers"] == [{"worker": "host:1", "updated_at": shown["workers"][0]["updated_at"], **health}]
+    resumed = views.provider_json(await service.catalog.resume("p1"))
+    assert resumed["paused"] is False and resumed["reason"] is None and resumed["keys_reset_at"] > 0
+    listed = {views.provider_json(v)["name"]: views.provider_json(v) for v in await service.catalog.providers()}
+    assert listed["p2"]["paused"] is False and listed["p2"]["updated_at"] is None  # never paused
+    assert [w["worker"] for w in listed["p2"]["workers"]] == ["host:2"]
+    with pytest.raises(NotFound, match="no provider named 'p3' is configured"):
+        await service.catalog.pause("p3")
+    with pytest.raises(Invalid, match="reason"):
+        await service.catalog.pause("p1", "x" * 501)
+
+
+async def test_a_worker_gone_quiet_is_not_shown(service: Service) -> None:
+    await service.store.put_provider_health("gone:1", {"p1": '{"routes": [], "keys": []}'})
+    window = service.catalog.health_window_ms
+    assert window == 6_000  # 3 x key_cache_ttl_seconds (2)
+    assert [w.worker for w in (await service.catalog.provider("p1")).workers] == ["gone:1"]
+    service.catalog.health_window_ms = -60_000  # as if a minute had passed since it last published
+    assert (await service.catalog.provider("p1")).workers == []
+    assert now_ms() > 0
