@@ -225,6 +225,7 @@ class Weir(Target):
     """`weir serve` with one worker on a generated config; an account with a large balance and an inference key."""
 
     name = "weir"
+    server_toml_env = "WEIR_BENCH_SERVER_TOML"  # TOML lines for [server]
 
     def __init__(self, cpu: str, workdir: Path, nginx_url: str | None = None, paced_url: str | None = None) -> None:
         self.cpu, self.workdir = cpu, workdir
@@ -262,7 +263,7 @@ host = "127.0.0.1"
 port = {self.port}
 workers = 1
 data_dir = "{data}"
-{os.environ.get("WEIR_BENCH_SERVER_TOML", "")}
+{os.environ.get(self.server_toml_env, "")}
 
 [storage]
 url = "sqlite://{data / "weir.db"}"
@@ -352,6 +353,7 @@ class WeirBase(Weir):
     commit with its own .venv), run exactly like `weir`, so that a change is measured side by side in one run."""
 
     name = "weir-base"
+    server_toml_env = "WEIR_BENCH_BASE_SERVER_TOML"  # its own: an older build may not know the newer settings
 
     def __init__(self, cpu: str, workdir: Path, nginx_url: str | None = None, paced_url: str | None = None) -> None:
         super().__init__(cpu, workdir, nginx_url, paced_url)

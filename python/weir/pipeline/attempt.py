@@ -306,17 +306,29 @@ def classify(exc: BaseException, provider: str) -> GatewayError:
     return _transport_failure(exc, provider, None)[0]
 
 
-def broken_stream(exc: BaseException, route: Route, started: float) -> GatewayError:
-    """What ended a stream that had begun: the provider's `max_stream_seconds`, a silence longer than its
+def timed_out(call: Call) -> GatewayError:
+    """The call ran past its provider's time limit (pipeline/watch.py ended it): 504."""
+    config = call.route.upstream.config
+    name = call.route.upstream.name
+    if call.stream:
+        return UpstreamTimeout(
+            f"The stream was ended after {config.max_stream_seconds:g} s, the longest a stream from the provider "
+            f"{name!r} may run (its max_stream_seconds)."
+        )
+    return UpstreamTimeout(
+        f"The upstream provider {name!r} did not answer within {config.request_timeout_seconds:g} s "
+        "(its request_timeout_seconds)."
+    )
+
+
+def broken_stream(exc: BaseException, call: Call) -> GatewayError:
+    """What ended a stream that had begun: its time limit, a silence longer than the provider's
     `read_timeout_seconds`, or the transport failing (504, 504, 502)."""
-    config = route.upstream.config
-    name = route.upstream.name
+    if call.expired:
+        return timed_out(call)
+    config = call.route.upstream.config
+    name = call.route.upstream.name
     if isinstance(exc, TimeoutError):
-        if time.perf_counter() - started >= config.max_stream_seconds - 0.25:
-            return UpstreamTimeout(
-                f"The stream was ended after {config.max_stream_seconds:g} s, the longest a stream from the "
-                f"provider {name!r} may run (its max_stream_seconds)."
-            )
         return UpstreamTimeout(f"The upstream provider {name!r} sent nothing for {config.read_timeout_seconds:g} s.")
     cause = classify(exc, name)
     return UpstreamStreamError(f"The upstream stream failed: {cause.message}", code=cause.code)

@@ -9,12 +9,15 @@ from weir.pipeline.authenticate import Principal
 from weir.pipeline.route import ResolvedModel, Route
 from weir.pipeline.settle import Settler
 from weir.store.records import UsageRecord
+from weir.upstreams.transport import UpstreamResponse
 
 
 class Call:
     __slots__ = (
         "_priced",
+        "answering",
         "attempts",
+        "expired",
         "model",
         "principal",
         "request_id",
@@ -25,6 +28,7 @@ class Call:
         "stream",
         "ttfb",
         "units",
+        "upstream_response",
         "usage",
         "waived",
     )
@@ -54,6 +58,14 @@ class Call:
         # The upstream broke off or failed the call after it began: what was received is recorded, but the
         # client is not charged for it (not its fault).
         self.waived = False
+        self.answering = False  # the client's response has started: from here on errors end it in its dialect
+        self.expired = False  # the call ran past its time limit (pipeline/watch.py)
+        self.upstream_response: UpstreamResponse | None = None  # the relayed answer, while it is read
+
+    def time_limit(self) -> float:
+        """The longest this call may run: its provider's max_stream_seconds or request_timeout_seconds."""
+        config = self.route.upstream.config
+        return config.max_stream_seconds if self.stream else config.request_timeout_seconds
 
     def first_byte(self) -> None:
         if self.ttfb is None:

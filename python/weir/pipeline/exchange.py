@@ -18,15 +18,16 @@ from weir.canonical.request import Request
 from weir.config import Server
 from weir.errors import ClientGone, GatewayError
 from weir.pipeline.admit import admit
-from weir.pipeline.attempt import Leg, MakeLeg, open_first
+from weir.pipeline.attempt import Leg, MakeLeg, open_first, timed_out
 from weir.pipeline.authenticate import Principal
 from weir.pipeline.call import Call
 from weir.pipeline.inbound import Endpoint, Parsed
 from weir.pipeline.relay.passthrough import PassthroughLeg
 from weir.pipeline.relay.translate import TranslateLeg
-from weir.pipeline.reply import CLIENT_CLOSED, current_task, unwatch, watch
+from weir.pipeline.reply import CLIENT_CLOSED, current_task
 from weir.pipeline.route import ModelTable, Route, Router
 from weir.pipeline.settle import Settler
+from weir.pipeline.watch import GONE, unwatch, watch
 from weir.upstreams.health import Key
 
 
@@ -102,14 +103,15 @@ class Exchange:
         a free call (token counting), metered in no usage record. `watch_client=False`: the request body is still being
         read during the exchange (an upload), so nothing else may read from the client meanwhile."""
         router = self.router
-        task = current_task() if watch_client else None
-        if task is not None:
-            watch(task, receive)
+        task: asyncio.Task[object] | None = current_task()
+        assert task is not None
+        watch(task, receive if watch_client else None, call)
         served: Route | None = None
         failure: GatewayError | None = None
         try:
             leg, opened = await open_first(call, routes, make_leg, router.max_attempts, preferred_key, router.clock)
             served = opened.route
+            call.upstream_response = opened.response
             call.first_byte()
             if session is not None:
                 router.remember(call.model, session, served, opened.key.index)
@@ -120,10 +122,15 @@ class Exchange:
         except ClientGone:
             call.status = CLIENT_CLOSED
         except asyncio.CancelledError:
-            if task is None or not unwatch(task):
-                raise
-            call.status = CLIENT_CLOSED
+            why = unwatch(task)
             task = None
+            if why is None:
+                raise  # shutdown, or a bug: the record is still settled below
+            if why == GONE:
+                call.status = CLIENT_CLOSED
+            else:  # its time was up before its answer began
+                failure = timed_out(call)
+                call.status = failure.status
         finally:
             if task is not None:
                 unwatch(task)

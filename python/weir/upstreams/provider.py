@@ -56,8 +56,6 @@ class Upstream:
             connect_timeout=config.connect_timeout_seconds,
             read_timeout=config.read_timeout_seconds,
             max_connections=config.max_connections,
-            request_timeout=config.request_timeout_seconds,
-            max_stream=config.max_stream_seconds,
         )
 
     def headers(

@@ -69,27 +69,15 @@ class Transport(Protocol):
 
 class AiohttpTransport:
     """One pooled aiohttp ClientSession per provider, created on first use inside the running event loop. Every
-    read waits at most `read_timeout` (silence); a unary call takes at most `request_timeout` whole, a stream at
-    most `max_stream` (aiohttp's `total`, which covers reading the body)."""
+    read waits at most `read_timeout` (silence). A call's whole time (request_timeout_seconds, max_stream_seconds)
+    is kept by pipeline/watch.py, not here: aiohttp's per-request `total` costs a timer per request."""
 
-    __slots__ = ("_connect_timeout", "_max_connections", "_read_timeout", "_session", "_timeouts")
+    __slots__ = ("_connect_timeout", "_max_connections", "_read_timeout", "_session")
 
-    def __init__(
-        self,
-        *,
-        connect_timeout: float,
-        read_timeout: float,
-        max_connections: int,
-        request_timeout: float | None = None,
-        max_stream: float | None = None,
-    ) -> None:
+    def __init__(self, *, connect_timeout: float, read_timeout: float, max_connections: int) -> None:
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._max_connections = max_connections
-        self._timeouts = (
-            aiohttp.ClientTimeout(total=request_timeout, sock_connect=connect_timeout, sock_read=read_timeout),
-            aiohttp.ClientTimeout(total=max_stream, sock_connect=connect_timeout, sock_read=read_timeout),
-        )
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -106,7 +94,7 @@ class AiohttpTransport:
         self, url: str, body: RequestBody, headers: dict[str, str], stream: bool = False
     ) -> Awaitable[UpstreamResponse]:
         # aiohttp's own awaitable, returned as it is: no coroutine frame of ours on the hot path
-        return self.session.post(url, data=body, headers=headers, timeout=self._timeouts[stream])
+        return self.session.post(url, data=body, headers=headers)
 
     async def aclose(self) -> None:
         if self._session is not None:

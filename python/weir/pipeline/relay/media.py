@@ -94,13 +94,14 @@ class SpeechLeg:
             call.units = Units(characters=self.characters)
             content_type = response.headers.get("Content-Type", "application/octet-stream").encode("latin-1")
             headers = reply_headers(call, content_type, call.cost())
+            call.answering = True
             await send({"type": "http.response.start", "status": call.status, "headers": headers})
             try:
                 await send({"type": "http.response.body", "body": opened.first, "more_body": True})
                 async for chunk in opened.chunks:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except TRANSPORT_ERRORS as exc:
-                broken = broken_stream(exc, opened.route, call.started)
+                broken = broken_stream(exc, call)
                 self.failure = UpstreamStreamError(f"The upstream audio stream failed: {broken.message}")
                 log.warning("%s: %s", call.request_id, self.failure.message)
                 call.status = broken.status

@@ -15,7 +15,7 @@ from weir._native import StreamTap
 from weir.canonical.usage import ZERO, Usage
 from weir.dialects.registry import Dialect
 from weir.errors import GatewayError, UpstreamInvalidResponse, UpstreamStreamError
-from weir.pipeline.attempt import Opened, Outgoing, broken_stream
+from weir.pipeline.attempt import Opened, Outgoing, broken_stream, timed_out
 from weir.pipeline.call import Call
 from weir.pipeline.inbound import Finished, Parsed
 from weir.pipeline.reply import SSE_HEADERS, base_headers, cost_headers, send_whole
@@ -89,13 +89,16 @@ class PassthroughLeg:
             call.status = 200
             content_type = response.headers.get("Content-Type", "text/event-stream").encode("latin-1")
             start = base_headers(call.request_id, content_type) + SSE_HEADERS
+            call.answering = True
             await send({"type": "http.response.start", "status": 200, "headers": start})
             tap = StreamTap(self.client.passthrough.tap, self._max_line)
             try:
                 failure = await self._pipe(opened, tap, send)
             finally:
                 call.usage = Usage.from_tuple(tap.usage)
-            if failure is None and not tap.complete:
+            if call.expired:  # its time limit closed the upstream (pipeline/watch.py)
+                failure = timed_out(call)
+            elif failure is None and not tap.complete:
                 failure = UpstreamStreamError("The upstream ended the stream before it was complete.")
             if failure is not None:
                 call.waived = True  # the upstream broke off: what came is recorded, and costs the client nothing
@@ -140,7 +143,7 @@ class PassthroughLeg:
             if ids is not None:
                 out = ids.flush(out)
         except TRANSPORT_ERRORS as exc:
-            return broken_stream(exc, opened.route, self.call.started)
+            return broken_stream(exc, self.call)
         except ValueError as exc:  # the tap refused the stream (a line over the size cap)
             return UpstreamStreamError(f"The upstream sent a malformed stream: {exc}")
         if out:

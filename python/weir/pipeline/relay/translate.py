@@ -19,7 +19,7 @@ from weir.dialects.anthropic_messages import stream as anthropic_stream
 from weir.dialects.base import Egress, Reply, Target
 from weir.dialects.registry import ANTHROPIC_MESSAGES, Dialect
 from weir.errors import GatewayError, UpstreamStreamError
-from weir.pipeline.attempt import Opened, Outgoing, broken_stream
+from weir.pipeline.attempt import Opened, Outgoing, broken_stream, timed_out
 from weir.pipeline.call import Call
 from weir.pipeline.custom_tools import StreamRestorer, custom_names, restore
 from weir.pipeline.inbound import Finished
@@ -117,6 +117,7 @@ class TranslateLeg:
         clean = False
         try:
             headers = base_headers(self.call.request_id, b"text/event-stream; charset=utf-8") + SSE_HEADERS
+            self.call.answering = True
             await send({"type": "http.response.start", "status": 200, "headers": headers + self._dropped()})
             self.call.status = 200
             keepalive = Keepalive(send, self.client.keepalive, self._keepalive_seconds)
@@ -177,9 +178,13 @@ class TranslateLeg:
             if isinstance(exc, ValueError):
                 broken = UpstreamStreamError(f"The upstream sent a malformed stream: {exc}")
             else:
-                broken = broken_stream(exc, opened.route, call.started)
+                broken = broken_stream(exc, call)
             kind = "timeout_error" if broken.status == 504 else "api_error"
             tail = b"" if failed else write(Failure(status=broken.status, type=kind, message=broken.message))
+        if call.expired and not failed:  # its time limit closed the upstream (pipeline/watch.py)
+            late = timed_out(call)
+            tail += write(Failure(status=late.status, type="timeout_error", message=late.message))
+            clean = False
         call.usage = tally.final(call.model.token_encoding)
         if failed:
             call.waived = True  # the upstream broke off or failed the stream: recorded, not charged
