@@ -84,7 +84,7 @@ class _Upstream:
         return _Response(BODY, "application/json")
 
 
-async def _measure(stream: bool, calls: int, rounds: int) -> list[float]:
+async def _measure(stream: bool, calls: int, rounds: int, upstream: str = "") -> list[float]:
     from weir import keys
     from weir.app import create_app
     from weir.config import ConfigError, parse_config
@@ -102,7 +102,7 @@ pepper = "{PEPPER}"
 [[providers]]
 name = "mock"
 dialect = "openai"
-base_url = "http://mock.invalid/v1"
+base_url = "{upstream or "http://mock.invalid"}/v1"
 api_keys = ["k"]
 [[models]]
 id = "m"
@@ -115,7 +115,9 @@ routes = [{{ provider = "mock", model = "m" }}]
         config = parse_config(text.replace("{server}", ""))
     fake = _Upstream()
     upstream_class: Any = provider.Upstream
-    if "transport" in upstream_class.__slots__:  # the exchange: a transport per upstream
+    if upstream:  # a real upstream over loopback: aiohttp and the sockets are measured too
+        pass
+    elif "transport" in upstream_class.__slots__:  # the exchange: a transport per upstream
         original_init = upstream_class.__init__
 
         def init(self: Any, config: Any, base_url: Any = None, transport: Any = None) -> None:
@@ -192,13 +194,15 @@ def _gateway(app: Any) -> Any:
 def _child(args: argparse.Namespace) -> None:
     import uvloop
 
-    sys.stdout.write(json.dumps(uvloop.run(_measure(args.kind == "stream", args.calls, args.rounds))) + "\n")
+    results = uvloop.run(_measure(args.kind == "stream", args.calls, args.rounds, args.upstream))
+    sys.stdout.write(json.dumps(results) + "\n")
 
 
-def _run(root: Path, kind: str, calls: int, rounds: int) -> list[float]:
+def _run(root: Path, kind: str, calls: int, rounds: int, upstream: str) -> list[float]:
     python = root / ".venv" / "bin" / "python"
     env = {**os.environ, "PYTHONPATH": str(root / "python")}
     command = [str(python), str(HERE), "--child", kind, "--calls", str(calls), "--rounds", str(rounds)]
+    command += ["--upstream", upstream] if upstream else []
     out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root, timeout=600, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{root}: {out.stderr[-2000:]}")
@@ -211,17 +215,21 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3, help="processes per checkout and kind, interleaved")
+    parser.add_argument(
+        "--upstream", default="", help="a real upstream's base URL (without /v1): aiohttp is then measured too"
+    )
+    parser.add_argument("--kinds", default="unary,stream", help="unary, stream or both")
     parser.add_argument("--child", choices=["unary", "stream"], help=argparse.SUPPRESS, dest="kind")
     args = parser.parse_args()
     if args.kind:
         _child(args)
         return
     roots = {"this": ROOT, **({"base": args.base.resolve()} if args.base else {})}
-    for kind in ("unary", "stream"):
+    for kind in args.kinds.split(","):
         best: dict[str, list[float]] = {name: [] for name in roots}
         for _ in range(args.repeats):
             for name, root in roots.items():
-                best[name].append(min(_run(root, kind, args.calls, args.rounds)))
+                best[name].append(min(_run(root, kind, args.calls, args.rounds, args.upstream)))
         line = f"{kind:6s}"
         for name, values in best.items():
             line += f"  {name}: min {min(values):6.1f} us  median {statistics.median(values):6.1f} us"

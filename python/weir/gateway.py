@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from pathlib import Path
 
@@ -25,6 +26,19 @@ from weir.upstreams.sync import ProviderSync
 from weir.upstreams.transport import Transport
 
 log = logging.getLogger("weir")
+
+# The cyclic garbage collector, tuned for a server: what start-up made lives as long as the worker, so it is moved
+# out of the collector's sight (gc.freeze), and the youngest generation is collected after 20,000 allocations
+# instead of 700: a call allocates a few hundred objects, nearly all freed by reference counting when it ends,
+# and each young collection also walks every call in flight (measured: ~3% of a unary call's CPU at 64 calls in
+# flight, bench/run compare).
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def tune_gc() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class Gateway:
@@ -110,6 +124,7 @@ class Gateway:
             log.warning("provider state could not be read at start-up: %s", exc)
         self._sync.start()
         self._flusher = asyncio.create_task(flush_every(), name="weir-metrics-flush")
+        tune_gc()
 
     async def close(self) -> None:
         if self._flusher is not None:

@@ -37,9 +37,13 @@ class _Sweeper:
             self.task = asyncio.get_running_loop().create_task(self._sweep(), name="weir-body-timer")
 
     async def _sweep(self) -> None:
+        # Sleep first, then look: a read that returns at once (nearly every one) must not end the sweeper, or the
+        # next request would start a task again. Idle, it ends after one quiet period.
         try:
-            while self.waiting:
+            while True:
                 await asyncio.sleep(SWEEP_SECONDS)
+                if not self.waiting:
+                    break
                 now = time.monotonic()
                 for task, timer in list(self.waiting.items()):
                     if now >= timer.deadline and not timer.expired:

@@ -37,34 +37,33 @@ class HotPaths:
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.access_log is None or scope["type"] != "http":
-            await self._dispatch(scope, receive, send)
-            return
-        started = time.perf_counter()
-        exchange = Seen()
-        try:
-            await self._dispatch(scope, receive, exchange.watch(send))
-        finally:
-            self.access_log.write(scope, exchange, time.perf_counter() - started)
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # One coroutine frame for the whole layer: every frame in the chain of awaits is walked again each time a
+        # call resumes (an upstream call suspends a dozen times), so depth costs CPU on every request.
+        endpoint: ASGIApp | None = None
         if scope["type"] == "http" and scope["method"] == "POST":
             path = scope["path"]
             endpoint = self.routes.get(path)
             if endpoint is None:
                 endpoint = next((e for prefix, e in self.prefixes if path.startswith(prefix)), None)
-            if endpoint is not None:
-                await self._guarded(endpoint, scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    async def _guarded(self, endpoint: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-        # No send wrapper here: it would cost a coroutine frame on every streamed chunk. If the response had
-        # already started, the second start is refused by the server, which is all that can be done anyway.
+        access_log = self.access_log
+        seen: Seen | None = None
+        if access_log is not None and scope["type"] == "http":
+            started = time.perf_counter()
+            seen = Seen()
+            send = seen.watch(send)
         try:
-            await endpoint(scope, receive, send)
-        except Exception:
-            log.exception("unhandled error on %s", scope["path"])
-            err = GatewayError("The gateway failed to handle this request; see its log.")
-            with contextlib.suppress(Exception):
-                await send_whole(send, 500, openai_errors.render(err), openai_errors.headers(err, request_id()))
+            if endpoint is None:
+                await self.app(scope, receive, send)
+                return
+            # No send wrapper for errors: it would cost a call on every streamed chunk. If the response had
+            # already started, the second start is refused by the server, which is all that can be done anyway.
+            try:
+                await endpoint(scope, receive, send)
+            except Exception:
+                log.exception("unhandled error on %s", scope["path"])
+                err = GatewayError("The gateway failed to handle this request; see its log.")
+                with contextlib.suppress(Exception):
+                    await send_whole(send, 500, openai_errors.render(err), openai_errors.headers(err, request_id()))
+        finally:
+            if access_log is not None and seen is not None:
+                access_log.write(scope, seen, time.perf_counter() - started)

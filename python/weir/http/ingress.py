@@ -82,7 +82,13 @@ class Ingress:
             raw = await read_body(found, receive, server.max_body_bytes, server.body_read_timeout_seconds)
             parsed = self.parse(raw, scope, found)
             exchange = self._exchange or self._open_exchange()
-            status = await exchange.serve(self, principal, parsed, rid, receive, send)
+            # Exchange.serve's three steps, made here so that no frame of its stays in the chain of awaits
+            call, routes, key = exchange.begin(principal, parsed.model, rid, parsed.stream, parsed.session)
+            if parsed.prepare:
+                parsed = await self.prepare(parsed, principal.account_id)
+            legs = exchange.legs(self, call, parsed)
+            await exchange.run(call, routes, legs, receive, send, preferred_key=key, session=parsed.session)
+            status = call.status
         except GatewayError as err:
             status = err.status
             await self.refuse(send, err, rid)

@@ -149,68 +149,75 @@ async def open_first(
         call.attempts += 1
         call.route = route
         previous = route
+        metrics = route.metrics
+        metrics.attempts += 1
+        metrics.in_flight.n += 1  # taken back below when the attempt fails, by the exchange after a good one's relay
+        if leg.local:
+            breaker.release()
+            return leg, Opened(route, key, None)
+        # The attempt is written out here, not in a coroutine of its own: every frame in the chain of awaits is
+        # walked again each time the call resumes, and an upstream call suspends a dozen times.
+        timeout = upstream.config.first_byte_timeout_seconds
+        response: UpstreamResponse | None = None
         try:
-            opened = await _attempt(route, key, leg, out, clock)
+            try:
+                if timeout is None:
+                    response = await upstream.transport.post(out.url, out.body, out.headers, leg.stream)
+                    if leg.stream or not 200 <= response.status < 300:
+                        opened = await _first(route, key, leg, response)
+                    else:  # the common case, without a frame of its own
+                        body = await response.read()
+                        response.release()
+                        opened = _accepted(route, key, leg, response, body)
+                else:
+                    async with asyncio.timeout(timeout):
+                        response = await upstream.transport.post(out.url, out.body, out.headers, leg.stream)
+                        opened = await _first(route, key, leg, response)
+            except TRANSPORT_ERRORS as exc:
+                raise _transport_failed(exc, route, timeout, clock) from None
+            except Failed as failed:
+                _observe(route, key, failed, response, clock())
+                raise
         except Failed as failed:
+            metrics.in_flight.n -= 1
+            if response is not None:
+                response.close()
             if failed.cause != "request":
-                route.metrics.failure(failed.cause)
+                metrics.failure(failed.cause)
             if not failed.failover:
                 raise failed.error from None
             last = failed
             if not out.replayable:
                 break
             continue
-        except BaseException:  # cancelled (the client left) or a bug: no verdict on the route
-            route.breaker.release()
+        except BaseException:  # cancelled (the client left, the call's time was up) or a bug: no verdict on the route
+            metrics.in_flight.n -= 1
+            if response is not None:
+                response.close()
+            breaker.release()
             raise
+        if not breaker.calm:
+            breaker.success()
         return leg, opened
     if last is not None:
         raise last.error
     raise NoChannelAvailable(f"no available channel for model {call.model.id}")
 
 
-async def _attempt(route: Route, key: Key, leg: Leg, out: Outgoing, clock: Callable[[], float]) -> Opened:
-    metrics = route.metrics
-    metrics.attempts += 1
-    metrics.in_flight.n += 1  # taken back here when the attempt fails, by the exchange after a good one's relay
-    if leg.local:
+def _transport_failed(
+    exc: BaseException, route: Route, timeout: float | None, clock: Callable[[], float]
+) -> BaseException:
+    """What a transport failure of an attempt means: the request body's own stream failing (an upload the client
+    broke off) is the client's doing; anything else counts against the route and may fail over."""
+    own = exc.__cause__
+    if isinstance(own, ClientGone):
         route.breaker.release()
-        return Opened(route, key, None)
-    upstream = route.upstream
-    timeout = upstream.config.first_byte_timeout_seconds
-    response: UpstreamResponse | None = None
-    committed = False
-    try:
-        try:
-            if timeout is None:
-                response = await upstream.transport.post(out.url, out.body, out.headers, leg.stream)
-                opened = await _first(route, key, leg, response)
-            else:
-                async with asyncio.timeout(timeout):
-                    response = await upstream.transport.post(out.url, out.body, out.headers, leg.stream)
-                    opened = await _first(route, key, leg, response)
-        except TRANSPORT_ERRORS as exc:
-            own = exc.__cause__  # the request body's own stream failed (an upload the client broke off)
-            if isinstance(own, ClientGone):
-                route.breaker.release()
-                raise own from None
-            if isinstance(own, GatewayError):
-                route.breaker.release()
-                raise Failed(own, "request", failover=False) from None
-            route.breaker.failure(clock())
-            raise Failed(*_transport_failure(exc, upstream.name, timeout)) from None
-        except Failed as failed:
-            _observe(route, key, failed, response, clock())
-            raise
-        if not route.breaker.calm:
-            route.breaker.success()
-        committed = True
-        return opened
-    finally:
-        if not committed:
-            metrics.in_flight.n -= 1
-            if response is not None:
-                response.close()
+        return own
+    if isinstance(own, GatewayError):
+        route.breaker.release()
+        return Failed(own, "request", failover=False)
+    route.breaker.failure(clock())
+    return Failed(*_transport_failure(exc, route.upstream.name, timeout))
 
 
 async def _first(route: Route, key: Key, leg: Leg, response: UpstreamResponse) -> Opened:
@@ -227,8 +234,13 @@ async def _first(route: Route, key: Key, leg: Leg, response: UpstreamResponse) -
         return Opened(route, key, response, b"", first, chunks)
     body = await response.read()
     response.release()
+    return _accepted(route, key, leg, response, body)
+
+
+def _accepted(route: Route, key: Key, leg: Leg, response: UpstreamResponse, body: bytes) -> Opened:
+    """A unary 2xx answer, read by the leg (which raises when it is not a valid answer: that fails over)."""
     try:
-        leg.accept(status, body)
+        leg.accept(response.status, body)
     except GatewayError as err:
         err.message = scrub(err.message, route.upstream.config.api_keys)
         raise Failed(err, "invalid_response") from None

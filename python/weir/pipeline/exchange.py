@@ -50,17 +50,10 @@ class Exchange:
         routes, key = self.router.candidates(model, session)
         return Call(request_id, principal, model, routes[0], stream, name), routes, key
 
-    async def serve(
-        self, endpoint: Endpoint, principal: Principal, parsed: Parsed, request_id: str, receive: Receive, send: Send
-    ) -> int:
-        """A chat, messages, responses or Gemini call, end to end; the status the client got."""
-        model = self.models.resolve(parsed.model)
-        admit(principal, self.wallets)
-        routes, key = self.router.candidates(model, parsed.session)
-        call = Call(request_id, principal, model, routes[0], parsed.stream, parsed.model)
-        if parsed.prepare:
-            parsed = await endpoint.prepare(parsed, principal.account_id)
-        finished = endpoint.finished(parsed, principal.account_id) if endpoint.remembers else None
+    def legs(self, endpoint: Endpoint, call: Call, parsed: Parsed) -> MakeLeg:
+        """How each attempt of a chat, messages, responses or Gemini call talks to its route: byte passthrough when
+        the route speaks the client's dialect, translation through the canonical form when it does not."""
+        finished = endpoint.finished(parsed, call.principal.account_id) if endpoint.remembers else None
         client = endpoint.dialect
         canonical: list[Request] = []  # converted once, the first time a route needs it
         server = self.server
@@ -82,7 +75,19 @@ class Exchange:
                 keepalive_seconds=server.keepalive_seconds,
             )
 
-        await self.run(call, routes, leg_for, receive, send, preferred_key=key, session=parsed.session)
+        return leg_for
+
+    async def serve(
+        self, endpoint: Endpoint, principal: Principal, parsed: Parsed, request_id: str, receive: Receive, send: Send
+    ) -> int:
+        """A chat, messages, responses or Gemini call, end to end; the status the client got. (The endpoints make
+        the same three steps themselves, so that no frame of this one stays in the chain of awaits.)"""
+        call, routes, key = self.begin(principal, parsed.model, request_id, parsed.stream, parsed.session)
+        if parsed.prepare:
+            parsed = await endpoint.prepare(parsed, principal.account_id)
+        await self.run(
+            call, routes, self.legs(endpoint, call, parsed), receive, send, preferred_key=key, session=parsed.session
+        )
         return call.status
 
     async def run(
