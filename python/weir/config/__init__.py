@@ -1,0 +1,56 @@
+"""weir.toml: the schema (msgspec Structs), `${NAME}` expansion, and validation with key paths.
+
+Every problem is reported as `<key path>: <plain sentence>`, all of them at once, and nothing starts.
+`schema` holds the Structs, `load` reads a file (or the embedded defaults), `validate` checks the values.
+"""
+
+from __future__ import annotations
+
+from weir.config.errors import ConfigError, ConfigNotFound
+from weir.config.load import default_data_dir, embedded_config, finalize, load_config, parse_config, self_url
+from weir.config.schema import (
+    DEMO_MODEL,
+    DEMO_PROVIDER,
+    Admin,
+    Auth,
+    Config,
+    Dialect,
+    LimitsOptions,
+    Model,
+    Price,
+    Provider,
+    Route,
+    Routing,
+    Server,
+    Storage,
+)
+from weir.config.validate import MIN_ADMIN_TOKEN, usd_to_microcents, validate, validate_admin_tokens
+
+__all__ = [
+    "DEMO_MODEL",
+    "DEMO_PROVIDER",
+    "MIN_ADMIN_TOKEN",
+    "Admin",
+    "Auth",
+    "Config",
+    "ConfigError",
+    "ConfigNotFound",
+    "Dialect",
+    "LimitsOptions",
+    "Model",
+    "Price",
+    "Provider",
+    "Route",
+    "Routing",
+    "Server",
+    "Storage",
+    "default_data_dir",
+    "embedded_config",
+    "finalize",
+    "load_config",
+    "parse_config",
+    "self_url",
+    "usd_to_microcents",
+    "validate",
+    "validate_admin_tokens",
+]
