@@ -244,3 +244,44 @@ async def test_concurrent_retries_of_one_topup_apply_it_once(store: Store, store
     assert after is not None and after.balance_microcents == 2_000
     assert len(await store.list_ledger(account.id)) == 2
     await assert_ledger_conserved(store, account)
+
+
+async def test_admission_fields_round_trip_and_reach_the_lookup(store: Store) -> None:
+    acme = await store.create_account("acme")
+    await store.create_key(acme.id, "kid", SECRET, "inference", None)
+    fresh = await store.get_key("kid")
+    assert fresh is not None and (fresh.tier, fresh.limits, fresh.models, fresh.expires_at) == (None, None, None, None)
+    changes = KeyUpdate(
+        tier="pro",
+        limits={"rpm": 5, "max_concurrent": 2},
+        models=["gpt-*", "claude-sonnet"],
+        ip_allow=["10.0.0.0/8", "::1/128"],
+        expires_at=1_900_000_000_000,
+        max_price_microcents=12_345,
+        spend_limit_microcents=1_000_000,
+        spend_period="day",
+    )
+    updated = await store.update_key("kid", changes)
+    assert updated.tier == "pro" and updated.limits == {"rpm": 5, "max_concurrent": 2}
+    assert updated.models == ["gpt-*", "claude-sonnet"] and updated.ip_allow == ["10.0.0.0/8", "::1/128"]
+    assert (updated.expires_at, updated.max_price_microcents) == (1_900_000_000_000, 12_345)
+    assert (updated.spend_limit_microcents, updated.spend_period) == (1_000_000, "day")
+    assert await store.get_key("kid") == updated
+    cleared = await store.update_key("kid", KeyUpdate(limits=None, models=None, spend_period=None))
+    assert (cleared.limits, cleared.models, cleared.spend_period, cleared.tier) == (None, None, None, "pro")
+
+    tiered = await store.update_account(acme.id, AccountUpdate(rate_multiplier_ppm=1_500_000, allowed_tiers=["pro"]))
+    assert (tiered.rate_multiplier_ppm, tiered.allowed_tiers) == (1_500_000, ["pro"])
+    lookup = await store.lookup_key("kid")
+    assert lookup is not None and lookup.rate_multiplier_ppm == 1_500_000 and lookup.key == cleared
+
+
+async def test_model_state_disable_and_enable(store: Store) -> None:
+    assert await store.list_model_states() == []
+    off = await store.set_model_disabled("gpt-4o", True, "upstream recall")
+    assert (off.id, off.disabled, off.reason) == ("gpt-4o", True, "upstream recall") and off.updated_at > 0
+    await store.set_model_disabled("claude", True)
+    on = await store.set_model_disabled("gpt-4o", False, "ignored when enabling")
+    assert (on.disabled, on.reason) == (False, None)
+    states = await store.list_model_states()
+    assert [(s.id, s.disabled) for s in states] == [("claude", True), ("gpt-4o", False)]

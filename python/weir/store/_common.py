@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import orjson
 
 from weir.store.records import (
     Account,
     ApiKey,
     KeyLookup,
     LedgerEntry,
+    ModelState,
     ProviderHealth,
     ProviderState,
     Settlement,
@@ -24,16 +26,23 @@ from weir.store.records import (
     UsageRecord,
 )
 
-ACCOUNT_COLUMNS = "id, name, balance_microcents, created_at, disabled"
-KEY_COLUMNS = "id, account_id, kind, name, secret_hmac, created_at, revoked_at, last_used_at"
+ACCOUNT_COLUMNS = "id, name, balance_microcents, created_at, disabled, rate_multiplier_ppm, allowed_tiers"
+KEY_COLUMNS = (
+    "id, account_id, kind, name, secret_hmac, created_at, revoked_at, last_used_at, tier, limits, models, ip_allow,"
+    " expires_at, max_price_microcents, spend_limit_microcents, spend_period"
+)
+KEY_INSERT_COLUMNS = "id, account_id, kind, name, secret_hmac, created_at"
+KEY_JSON = frozenset(("limits", "models", "ip_allow", "allowed_tiers"))  # columns holding JSON text
+MODEL_STATE_COLUMNS = "id, disabled, reason, updated_at"
 LEDGER_COLUMNS = (
     "id, account_id, kind, amount_microcents, balance_after_microcents, request_id, note, created_at, idempotency_key"
 )
 USAGE_FIELDS: tuple[str, ...] = UsageRecord.__struct_fields__
 USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
 LOOKUP_SQL_COLUMNS = ", ".join(f"k.{c.strip()}" for c in KEY_COLUMNS.split(",")) + (
-    ", a.name, a.balance_microcents, a.disabled"
+    ", a.name, a.balance_microcents, a.disabled, a.rate_multiplier_ppm"
 )
+_KEY_WIDTH = len(KEY_COLUMNS.split(","))
 _STREAM = USAGE_FIELDS.index("stream")
 RESPONSE_FIELDS: tuple[str, ...] = StoredResponse.__struct_fields__
 RESPONSE_COLUMNS = ", ".join(RESPONSE_FIELDS)
@@ -84,8 +93,21 @@ def usage_row(record: UsageRecord) -> tuple[Any, ...]:
     return msgspec.structs.astuple(record)
 
 
+def json_column(value: Any) -> Any:
+    """A JSON text column as its value (None stays None)."""
+    return None if value is None else orjson.loads(value)
+
+
 def account_from(row: Sequence[Any]) -> Account:
-    return Account(id=row[0], name=row[1], balance_microcents=row[2], created_at=row[3], disabled=bool(row[4]))
+    return Account(
+        id=row[0],
+        name=row[1],
+        balance_microcents=row[2],
+        created_at=row[3],
+        disabled=bool(row[4]),
+        rate_multiplier_ppm=row[5],
+        allowed_tiers=json_column(row[6]),
+    )
 
 
 def key_from(row: Sequence[Any]) -> ApiKey:
@@ -98,11 +120,30 @@ def key_from(row: Sequence[Any]) -> ApiKey:
         created_at=row[5],
         revoked_at=row[6],
         last_used_at=row[7],
+        tier=row[8],
+        limits=json_column(row[9]),
+        models=json_column(row[10]),
+        ip_allow=json_column(row[11]),
+        expires_at=row[12],
+        max_price_microcents=row[13],
+        spend_limit_microcents=row[14],
+        spend_period=row[15],
     )
 
 
 def lookup_from(row: Sequence[Any]) -> KeyLookup:
-    return KeyLookup(key=key_from(row), account_name=row[8], balance_microcents=row[9], account_disabled=bool(row[10]))
+    n = _KEY_WIDTH
+    return KeyLookup(
+        key=key_from(row),
+        account_name=row[n],
+        balance_microcents=row[n + 1],
+        account_disabled=bool(row[n + 2]),
+        rate_multiplier_ppm=row[n + 3],
+    )
+
+
+def model_state_from(row: Sequence[Any]) -> ModelState:
+    return ModelState(id=row[0], disabled=bool(row[1]), reason=row[2], updated_at=row[3])
 
 
 def ledger_from(row: Sequence[Any]) -> LedgerEntry:

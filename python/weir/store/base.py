@@ -13,6 +13,7 @@ from weir.store.records import (
     KeyLookup,
     KeyUpdate,
     LedgerEntry,
+    ModelState,
     Page,
     ProviderHealth,
     ProviderState,
@@ -155,3 +156,9 @@ class Store(Protocol):
     async def list_provider_health(self, since_ms: int) -> list[ProviderHealth]:
         """Every worker's health rows published at or after ``since_ms``."""
         ...
+
+    async def set_model_disabled(self, model_id: str, disabled: bool, reason: str | None = None) -> ModelState:
+        """Disable a model for every caller (or enable it again); the reason is kept only while disabled."""
+        ...
+
+    async def list_model_states(self) -> list[ModelState]: ...

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
+import orjson
 
 from weir.store import _common as c
 from weir.store.records import (
@@ -205,7 +206,20 @@ def accounts_page(limit: int, cursor: str | None, numbered: bool) -> Statement:
 
 
 # The PostgreSQL type of each field of AccountUpdate and KeyUpdate (each the column of its name).
-UPDATE_TYPES = {"disabled": "boolean", "name": "text"}
+UPDATE_TYPES = {
+    "disabled": "boolean",
+    "name": "text",
+    "rate_multiplier_ppm": "bigint",
+    "allowed_tiers": "text",
+    "tier": "text",
+    "limits": "text",
+    "models": "text",
+    "ip_allow": "text",
+    "expires_at": "bigint",
+    "max_price_microcents": "bigint",
+    "spend_limit_microcents": "bigint",
+    "spend_period": "text",
+}
 
 
 def update(
@@ -216,6 +230,15 @@ def update(
     if not fields:
         return None
     p = Params(numbered)
-    assignments = ", ".join(f"{column} = {p(value, UPDATE_TYPES[column])}" for column, value in fields.items())
+    assignments = ", ".join(
+        f"{column} = {p(_column_value(column, value), UPDATE_TYPES[column])}" for column, value in fields.items()
+    )
     conditions = [f"{column} = {p(value, pg_type)}" for column, (value, pg_type) in where.items()]
     return f"UPDATE {table} SET {assignments} WHERE {_where(conditions)}", p.values
+
+
+def _column_value(column: str, value: Any) -> Any:
+    """JSON columns hold text (one schema for both backends)."""
+    if column in c.KEY_JSON and value is not None:
+        return orjson.dumps(value).decode()
+    return value

@@ -19,12 +19,17 @@ class Account(msgspec.Struct, frozen=True):
     balance_microcents: int
     created_at: int
     disabled: bool = False  # every key of a disabled account is refused (403 account_disabled)
+    rate_multiplier_ppm: int = 1_000_000  # the account's price multiplier in parts per million (1x)
+    allowed_tiers: list[str] | None = None  # the tiers its owner may give its keys; None: none (the operator's)
 
 
 class AccountUpdate(msgspec.Struct, frozen=True, kw_only=True):
     """The account fields an update may change; UNSET leaves one as it is. Each is the column of that name."""
 
     disabled: bool | UnsetType = UNSET
+    rate_multiplier_ppm: int | UnsetType = UNSET
+    allowed_tiers: list[str] | None | UnsetType = UNSET
+
 
 
 class ApiKey(msgspec.Struct, frozen=True):
@@ -36,12 +41,31 @@ class ApiKey(msgspec.Struct, frozen=True):
     created_at: int
     revoked_at: int | None = None
     last_used_at: int | None = None
+    tier: str | None = None  # None: auth.default_tier
+    limits: dict[str, int] | None = None  # the key's own limits over its tier's (weir.limits.LIMIT_NAMES)
+    models: list[str] | None = None  # ids, aliases or glob patterns; None: its tier's
+    ip_allow: list[str] | None = None  # CIDRs the key may be used from; None: anywhere
+    expires_at: int | None = None  # past it: 401 key_expired
+    max_price_microcents: int | None = None  # the default cap on what one call may cost
+    spend_limit_microcents: int | None = None  # what the key may spend per spend_period
+    spend_period: SpendPeriod | None = None
+
+
+SpendPeriod = Literal["day", "week", "month", "total"]
 
 
 class KeyUpdate(msgspec.Struct, frozen=True, kw_only=True):
     """The key fields an update may change; UNSET leaves one as it is. Each is the column of that name."""
 
     name: str | None | UnsetType = UNSET
+    tier: str | None | UnsetType = UNSET
+    limits: dict[str, int] | None | UnsetType = UNSET
+    models: list[str] | None | UnsetType = UNSET
+    ip_allow: list[str] | None | UnsetType = UNSET
+    expires_at: int | None | UnsetType = UNSET
+    max_price_microcents: int | None | UnsetType = UNSET
+    spend_limit_microcents: int | None | UnsetType = UNSET
+    spend_period: SpendPeriod | None | UnsetType = UNSET
 
 
 class KeyLookup(msgspec.Struct, frozen=True):
@@ -51,6 +75,7 @@ class KeyLookup(msgspec.Struct, frozen=True):
     account_name: str
     balance_microcents: int
     account_disabled: bool = False
+    rate_multiplier_ppm: int = 1_000_000
 
 
 class UsageRecord(msgspec.Struct, frozen=True):
@@ -168,3 +193,12 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
 
     items: list[T]
     next_cursor: str | None
+
+
+class ModelState(msgspec.Struct, frozen=True):
+    """An operator's switch on a configured model (`weir models disable|enable`), shared by every worker."""
+
+    id: str
+    disabled: bool
+    reason: str | None
+    updated_at: int

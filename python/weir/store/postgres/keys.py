@@ -23,7 +23,7 @@ class PostgresKeys(PostgresCore):
         async with self._conn() as conn:
             try:
                 await conn.execute(
-                    f"INSERT INTO api_keys ({c.KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)",
+                    f"INSERT INTO api_keys ({c.KEY_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)",
                     key_id,
                     account_id,
                     kind,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from weir.store import _common as c
 from weir.store.postgres.core import PostgresCore
-from weir.store.records import ProviderHealth, ProviderState
+from weir.store.records import ModelState, ProviderHealth, ProviderState
 
 
 class PostgresProviders(PostgresCore):
@@ -46,3 +46,21 @@ class PostgresProviders(PostgresCore):
                 since_ms,
             )
         return [c.provider_health_from(row) for row in rows]
+
+    async def set_model_disabled(self, model_id: str, disabled: bool, reason: str | None = None) -> ModelState:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO model_state (id, disabled, reason, updated_at) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (id) DO UPDATE SET disabled = $2, reason = $3, updated_at = $4"
+                f" RETURNING {c.MODEL_STATE_COLUMNS}",
+                model_id,
+                disabled,
+                reason if disabled else None,
+                c.now_ms(),
+            )
+        return c.model_state_from(row)
+
+    async def list_model_states(self) -> list[ModelState]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(f"SELECT {c.MODEL_STATE_COLUMNS} FROM model_state ORDER BY id")
+        return [c.model_state_from(row) for row in rows]

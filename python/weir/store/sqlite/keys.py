@@ -55,7 +55,7 @@ def _create_key(conn: sqlite3.Connection, key: ApiKey) -> None:
             raise NotFound(f"no account with id {key.account_id}")
         try:
             conn.execute(
-                f"INSERT INTO api_keys ({c.KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
+                f"INSERT INTO api_keys ({c.KEY_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (key.id, key.account_id, key.kind, key.name, key.secret_hmac, key.created_at),
             )
         except sqlite3.IntegrityError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from weir.store import _common as c
-from weir.store.records import ProviderHealth, ProviderState
+from weir.store.records import ModelState, ProviderHealth, ProviderState
 from weir.store.sqlite.core import SqliteCore, fetch, transaction
 
 
@@ -23,6 +23,13 @@ class SqliteProviders(SqliteCore):
     async def list_provider_health(self, since_ms: int) -> list[ProviderHealth]:
         sql = f"SELECT {c.PROVIDER_HEALTH_COLUMNS} FROM provider_health WHERE updated_at >= ? ORDER BY provider, worker"
         return [c.provider_health_from(row) for row in await self._run(fetch, sql, (since_ms,))]
+
+    async def set_model_disabled(self, model_id: str, disabled: bool, reason: str | None = None) -> ModelState:
+        return await self._run(_set_model_disabled, model_id, disabled, reason, c.now_ms())
+
+    async def list_model_states(self) -> list[ModelState]:
+        sql = f"SELECT {c.MODEL_STATE_COLUMNS} FROM model_state ORDER BY id"
+        return [c.model_state_from(row) for row in await self._run(fetch, sql, ())]
 
 
 def _set_provider_paused(
@@ -47,3 +54,16 @@ def _put_provider_health(conn: sqlite3.Connection, worker: str, health: dict[str
             " ON CONFLICT (provider, worker) DO UPDATE SET health = ?3, updated_at = ?4",
             [(provider, worker, text, now) for provider, text in health.items()],
         )
+
+
+def _set_model_disabled(
+    conn: sqlite3.Connection, model_id: str, disabled: bool, reason: str | None, now: int
+) -> ModelState:
+    with transaction(conn):
+        row = conn.execute(
+            "INSERT INTO model_state (id, disabled, reason, updated_at) VALUES (?1, ?2, ?3, ?4)"
+            " ON CONFLICT (id) DO UPDATE SET disabled = ?2, reason = ?3, updated_at = ?4"
+            f" RETURNING {c.MODEL_STATE_COLUMNS}",
+            (model_id, int(disabled), reason if disabled else None, now),
+        ).fetchone()
+    return c.model_state_from(row)
