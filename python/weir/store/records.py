@@ -31,7 +31,6 @@ class AccountUpdate(msgspec.Struct, frozen=True, kw_only=True):
     allowed_tiers: list[str] | None | UnsetType = UNSET
 
 
-
 class ApiKey(msgspec.Struct, frozen=True):
     id: str  # the public lookup id embedded in the key
     account_id: int
