@@ -26,12 +26,19 @@ class GatewayError(Exception):
         if retry_after is not None:
             self.retry_after = retry_after
 
+    # Headers of the call the error ends, sent with it whatever the dialect (the key's rate-limit headers)
+    added: list[tuple[bytes, bytes]] = []
+
+    def add_headers(self, headers: list[tuple[bytes, bytes]]) -> None:
+        if headers:
+            self.added = [*self.added, *headers]
+
     def extra_headers(self) -> list[tuple[bytes, bytes]]:
-        """Headers every dialect sends with this error besides its own (Retry-After)."""
+        """Headers every dialect sends with this error besides its own (Retry-After, the call's added headers)."""
         if self.retry_after is None:
-            return []
+            return self.added
         seconds = max(1, self.retry_after)
-        return [(b"retry-after", b"%d" % seconds), (b"retry-after-ms", b"%d" % (seconds * 1000))]
+        return [*self.added, (b"retry-after", b"%d" % seconds), (b"retry-after-ms", b"%d" % (seconds * 1000))]
 
 
 class InvalidRequest(GatewayError):
@@ -46,6 +53,10 @@ class Unauthorized(GatewayError):
     code = "invalid_api_key"
 
 
+class KeyExpired(Unauthorized):
+    code = "key_expired"
+
+
 class InsufficientBalance(GatewayError):
     status = 402
     type = "billing_error"
@@ -56,6 +67,24 @@ class PermissionDenied(GatewayError):
     status = 403
     type = "permission_error"
     code = "permission_denied"
+
+
+class IpNotAllowed(PermissionDenied):
+    """The client's address is outside the key's IP allow-list."""
+
+    code = "ip_not_allowed"
+
+
+class ModelNotAllowed(PermissionDenied):
+    """The model is outside what the key's tier (or its own model list) allows."""
+
+    code = "model_not_allowed"
+
+
+class ModelDisabled(PermissionDenied):
+    """The operator disabled the model (`weir models disable`, or enabled = false in the configuration)."""
+
+    code = "model_disabled"
 
 
 class NotFound(GatewayError):

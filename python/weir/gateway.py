@@ -11,7 +11,10 @@ from pathlib import Path
 from weir.billing.wallets import Wallets
 from weir.config import Config, self_url
 from weir.keys import load_pepper
+from weir.limits import Limiter, open_limiter
 from weir.observability.metrics import flush_all, flush_every
+from weir.pipeline.access import Tiers
+from weir.pipeline.admit import Admission
 from weir.pipeline.authenticate import Authenticator
 from weir.pipeline.conversations import Conversations
 from weir.pipeline.exchange import Exchange
@@ -55,6 +58,8 @@ class Gateway:
         }
         self.models = ModelTable(config, self.upstreams)
         self.router = Router(config.routing)
+        self.tiers = Tiers(config)
+        self.limiter: Limiter = open_limiter(config, limits_in_use=self.tiers.any_limits)
         self.extra_key_headers = frozenset(h.lower().encode() for h in config.auth.extra_key_headers)
         self._store: Store | None = None
         self._health: WriteHealth | None = None
@@ -102,7 +107,7 @@ class Gateway:
         await provision.prepare(store, cfg.data_path, redact_url(cfg.storage.url), create=False)
         self._store = store
         self._health = WriteHealth(store)
-        self._auth = Authenticator(store, load_pepper(cfg), self.wallets, cfg.auth.key_cache_ttl_seconds)
+        self._auth = Authenticator(store, load_pepper(cfg), self.wallets, cfg.auth.key_cache_ttl_seconds, self.tiers)
         self._settler = Settler(
             store,
             self.wallets,
@@ -112,16 +117,24 @@ class Gateway:
         )
         self._settler.start()
         self._exchange = Exchange(
-            models=self.models, router=self.router, wallets=self.wallets, settler=self._settler, server=cfg.server
+            models=self.models,
+            router=self.router,
+            wallets=self.wallets,
+            settler=self._settler,
+            server=cfg.server,
+            admission=Admission(self.limiter, self.wallets),
         )
+        self.limiter.start()
         self._conversations = Conversations(store, retention_days=cfg.storage.response_retention_days)
         self._conversations.start()
         routes = [(r.upstream.name, m.id, r.breaker) for m in self.models.models for r in m.routes]
-        self._sync = ProviderSync(store, self.upstreams, routes, cfg.auth.key_cache_ttl_seconds)
+        self._sync = ProviderSync(
+            store, self.upstreams, routes, cfg.auth.key_cache_ttl_seconds, on_models=self.models.apply_states
+        )
         try:
             await self._sync.refresh()  # a paused provider stays paused across a restart
         except StoreError as exc:
-            log.warning("provider state could not be read at start-up: %s", exc)
+            log.warning("provider and model state could not be read at start-up: %s", exc)
         self._sync.start()
         self._flusher = asyncio.create_task(flush_every(), name="weir-metrics-flush")
         tune_gc()
@@ -137,6 +150,7 @@ class Gateway:
             await self._conversations.close()
         if self._settler is not None:
             await self._settler.close()
+        await self.limiter.close()
         flush_all()
         for upstream in self.upstreams.values():
             await upstream.aclose()

@@ -23,6 +23,7 @@ from weir.config.schema import (
     Routing,
     Server,
     Storage,
+    Tier,
 )
 from weir.config.validate import MIN_ADMIN_TOKEN, usd_to_microcents, validate, validate_admin_tokens
 
@@ -44,6 +45,7 @@ __all__ = [
     "Routing",
     "Server",
     "Storage",
+    "Tier",
     "default_data_dir",
     "embedded_config",
     "finalize",

@@ -39,6 +39,9 @@ class Server(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # "auto" and "2" also serve HTTP/2 without TLS (h2c), but granian then never times out a connection that sends
     # nothing at all; "1" closes those after idle_timeout_seconds.
     http: Literal["auto", "1", "2"] = "1"
+    # Proxies whose X-Forwarded-For is believed (CIDRs or addresses): the client's IP is then the nearest hop that
+    # is not one of them. None by default: the socket peer is the client and X-Forwarded-For is ignored.
+    trusted_proxies: list[str] = []
 
 
 class Storage(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -54,6 +57,7 @@ class Auth(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pepper: str | None = None  # HMAC pepper for key hashes; default: a file in data_dir, made on first use
     key_cache_ttl_seconds: float = 10.0
     extra_key_headers: list[str] = []
+    default_tier: str | None = None  # the tier of keys that name none; None: unlimited, every model
 
 
 class Admin(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -126,8 +130,25 @@ class LimitsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     lease_seconds: float = 30.0
 
 
+class Tier(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """[[tiers]]: what a key of this tier may use. Every limit is optional (absent: unlimited); docs/limits.md."""
+
+    name: str
+    description: str = ""  # shown to key owners (the console, the pricing page)
+    models: list[str] | None = None  # model ids, aliases or glob patterns ("claude-*"); None: every model
+    requests_per_minute: int | None = None
+    requests_per_hour: int | None = None
+    requests_per_day: int | None = None
+    tokens_per_minute: int | None = None
+    tokens_per_day: int | None = None
+    max_concurrent: int | None = None
+    max_ips: int | None = None  # distinct client IPs per key per UTC day
+    price_multiplier: float = 1.0  # the tier's prices: the models' prices times this
+
+
 class Model(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     id: str
+    enabled: bool = True  # false: calls get 403 model_disabled and the model lists leave it out
     aliases: list[str] = []
     price: Price = msgspec.field(default_factory=Price)
     routes: list[Route]
@@ -142,6 +163,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     admin: Admin = msgspec.field(default_factory=Admin)
     routing: Routing = msgspec.field(default_factory=Routing)
     limits: LimitsOptions = msgspec.field(default_factory=LimitsOptions)
+    tiers: list[Tier] = []
     providers: list[Provider] = []
     models: list[Model] = []
     source: str | None = None  # the file it came from; None for the embedded defaults

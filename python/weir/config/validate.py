@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from weir.config.schema import Admin, Config, LimitsOptions, Model, Provider, Routing
+from weir.config.schema import Admin, Config, LimitsOptions, Model, Provider, Routing, Tier
 from weir.redact import redact_url
 
 MIN_ADMIN_TOKEN = 24
+# A tier's limits: every field of Tier but these (the same names as weir.limits.LIMIT_NAMES, checked by a test)
+TIER_LIMITS = tuple(f for f in Tier.__struct_fields__ if f not in ("name", "description", "models", "price_multiplier"))
+GLOB_CHARS = frozenset("*?[")
 _TOKEN_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -70,6 +74,70 @@ def validate(config: Config) -> list[str]:
     problems.extend(_validate_limits(config.limits))
     problems.extend(_validate_providers(config.providers))
     problems.extend(_validate_models(config.models, {p.name for p in config.providers}))
+    problems.extend(_validate_tiers(config))
+    for i, cidr in enumerate(s.trusted_proxies):
+        if (reason := network_problem(cidr)) is not None:
+            problems.append(f"server.trusted_proxies[{i}]: {reason}")
+    return problems
+
+
+def network_problem(cidr: str) -> str | None:
+    """Why `cidr` is not an IP address or a CIDR network, or None."""
+    try:
+        ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        return f"{cidr!r} is not an IP address or a CIDR network (10.0.0.0/8, 2001:db8::/32, 192.0.2.7)"
+    return None
+
+
+def limit_problem(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return f"must be a whole number of at least 1 (leave it out for no limit), got {value!r}"
+    return None
+
+
+def model_pattern_problem(pattern: str, names: set[str]) -> str | None:
+    """A tier's or key's model entry: a glob pattern, or the id or alias of a configured model."""
+    if not pattern:
+        return "must not be empty"
+    if not GLOB_CHARS.intersection(pattern) and pattern not in names:
+        return f"no model has the id or alias {pattern!r} (a pattern such as 'claude-*' matches several)"
+    return None
+
+
+def _validate_tiers(config: Config) -> list[str]:
+    problems: list[str] = []
+    names = {name for m in config.models for name in (m.id, *m.aliases)}
+    seen: set[str] = set()
+    for i, tier in enumerate(config.tiers):
+        at = f"tiers[{i}]"
+        if not tier.name:
+            problems.append(f"{at}.name: must not be empty")
+        elif tier.name in seen:
+            problems.append(f"{at}.name: the tier {tier.name!r} is defined twice")
+        seen.add(tier.name)
+        for field in TIER_LIMITS:
+            value = getattr(tier, field)
+            if value is not None and (reason := limit_problem(value)) is not None:
+                problems.append(f"{at}.{field}: {reason}")
+        for j, pattern in enumerate(tier.models or []):
+            if (reason := model_pattern_problem(pattern, names)) is not None:
+                problems.append(f"{at}.models[{j}]: {reason}")
+        if not 0 < tier.price_multiplier <= 1000:
+            problems.append(
+                f"{at}.price_multiplier: must be greater than 0 and at most 1000, got {tier.price_multiplier}"
+            )
+    limited = [t.name for t in config.tiers if any(getattr(t, f) is not None for f in TIER_LIMITS)]
+    if limited and config.server.workers > 1 and not config.storage.redis_url:
+        problems.append(
+            f"server.workers: {config.server.workers} workers with rate limits (tier {limited[0]!r}) need "
+            "storage.redis_url: in-process limits live in one worker's memory, so each worker would admit a key's "
+            "whole limit. Set storage.redis_url (e.g. redis://127.0.0.1:6379/0) or run one worker (server.workers = 1)"
+        )
+    default = config.auth.default_tier
+    if default is not None and default not in seen:
+        known = ", ".join(sorted(seen)) or "none is defined"
+        problems.append(f"auth.default_tier: no tier named {default!r} ([[tiers]]: {known})")
     return problems
 
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from starlette.types import Scope
+
+FORWARDED_FOR = b"x-forwarded-for"
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -43,10 +47,20 @@ def _address(text: str) -> IPAddress | None:
 
 
 class ClientIP:
-    __slots__ = ("_trusted",)
+    __slots__ = ("_trusted", "headers")
 
     def __init__(self, trusted: tuple[Network, ...]) -> None:
         self._trusted = trusted
+        self.headers = frozenset((FORWARDED_FOR,)) if trusted else frozenset()  # what `of_request` reads
+
+    @classmethod
+    def from_cidrs(cls, cidrs: Iterable[str]) -> ClientIP:
+        return cls(parse_networks(cidrs))
+
+    def of_request(self, scope: Scope, found: dict[bytes, bytes]) -> str | None:
+        """The client's address of a request whose headers `found` holds (read with `headers` among them)."""
+        client = scope.get("client")
+        return self.of(client[0] if client else None, found.get(FORWARDED_FOR))
 
     def _is_trusted(self, address: IPAddress) -> bool:
         return any(address.version == net.version and address in net for net in self._trusted)

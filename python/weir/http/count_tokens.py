@@ -1,8 +1,9 @@
 """Token counting: POST /v1/messages/count_tokens (Anthropic clients; Claude Code asks before every turn) and the
 Gemini API's `:countTokens` (http/gemini.py). A route whose provider counts its own tokens is asked (Anthropic,
 Gemini); for any other, Weir counts locally with the model's BPE encoding, in a worker thread when the request is
-large. Free: nothing is charged or recorded. But counting is not a way around admission: the key must be one
-that may make calls (an account with nothing left gets 402), bodies are capped by
+large. Free: nothing is charged or recorded, and nothing counts in the key's rate limits. But counting is not a
+way around admission: the key must be one that may make calls (its expiry, IP allow-list and model access are
+checked; an account with nothing left gets 402), bodies are capped by
 `server.count_tokens_max_bytes`, and each key may count `server.count_tokens_per_minute` times a minute (429
 past it), so counting cannot be used to burn the gateway's CPU."""
 
@@ -16,6 +17,7 @@ from weir.dialects.registry import ANTHROPIC_MESSAGES, Dialect
 from weir.errors import GatewayError, InvalidRequest
 from weir.gateway import Gateway
 from weir.http.asgi import INBOUND_HEADERS, ClientGone, Headers, headers_of, read_body, request_id
+from weir.http.client_ip import ClientIP
 from weir.observability.metrics import RouteCounter
 from weir.pipeline.admit import CountBound
 from weir.pipeline.attempt import Leg, Outgoing
@@ -36,7 +38,8 @@ class CountEndpoint:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.requests = RouteCounter(self.route)
-        self.wanted = INBOUND_HEADERS | gateway.extra_key_headers
+        self.client_ip = ClientIP.from_cidrs(gateway.config.server.trusted_proxies)
+        self.wanted = INBOUND_HEADERS | gateway.extra_key_headers | self.client_ip.headers
         self.bound = CountBound(gateway.config.server.count_tokens_per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -45,7 +48,8 @@ class CountEndpoint:
         try:
             found = headers_of(scope, self.wanted)
             presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
-            principal = await gw.auth.authenticate(presented, "inference")  # first: no reading bodies for strangers
+            ip = self.client_ip.of_request(scope, found)
+            principal = await gw.auth.authenticate(presented, "inference", ip)  # first: no reading bodies for strangers
             self.bound.admit(principal.key_id)
             server = gw.config.server
             raw = await read_body(found, receive, server.count_tokens_max_bytes, server.body_read_timeout_seconds)

@@ -14,6 +14,8 @@ from weir.dialects.registry import Dialect
 from weir.errors import GatewayError, InvalidRequest
 from weir.gateway import Gateway
 from weir.http.asgi import INBOUND_HEADERS, ClientGone, Headers, headers_of, read_body, request_id
+from weir.http.client_ip import ClientIP
+from weir.limits.headers import FAMILIES, Family
 from weir.observability.metrics import RouteCounter
 from weir.pipeline.authenticate import extract_key
 from weir.pipeline.exchange import Exchange
@@ -48,7 +50,9 @@ class Ingress:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.requests = RouteCounter(self.route)
-        self.wanted = INBOUND_HEADERS | gateway.extra_key_headers
+        self.client_ip = ClientIP.from_cidrs(gateway.config.server.trusted_proxies)
+        self.wanted = INBOUND_HEADERS | gateway.extra_key_headers | self.client_ip.headers
+        self.family: Family = FAMILIES[self.dialect.name]
         self._exchange: Exchange | None = None  # the gateway's, once it is open (one attribute read per call)
 
     def _open_exchange(self) -> Exchange:
@@ -77,15 +81,18 @@ class Ingress:
         try:
             found = headers_of(scope, self.wanted)
             presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
-            principal = await gw.auth.authenticate(presented, "inference")  # first: no reading bodies for strangers
+            ip = self.client_ip.of_request(scope, found)
+            principal = await gw.auth.authenticate(presented, "inference", ip)  # first: no reading bodies for strangers
             server = gw.config.server
             raw = await read_body(found, receive, server.max_body_bytes, server.body_read_timeout_seconds)
             parsed = self.parse(raw, scope, found)
             exchange = self._exchange or self._open_exchange()
             # Exchange.serve's three steps, made here so that no frame of its stays in the chain of awaits
-            call, routes, key = exchange.begin(principal, parsed.model, rid, parsed.stream, parsed.session)
             if parsed.prepare:
                 parsed = await self.prepare(parsed, principal.account_id)
+            call, routes, key = exchange.begin(
+                principal, parsed.model, rid, parsed.stream, parsed.session, ip, self.family
+            )
             legs = exchange.legs(self, call, parsed)
             await exchange.run(call, routes, legs, receive, send, preferred_key=key, session=parsed.session)
             status = call.status

@@ -102,11 +102,13 @@ class Decision(msgspec.Struct, weakref=True):
 class Limiter(Protocol):
     """The limits of every key, in this process (`InProcessLimiter`) or shared through Redis (`RedisLimiter`)."""
 
-    async def admit(self, key: str, limits: Limits, ip: str | None = None) -> Decision:
+    async def admit(self, key: str, limits: Limits, ip: str | None = None, count: bool = True) -> Decision:
         """Check every window of `key` at once and, only if all pass, count the call in all of them.
 
-        `ip` is the client's address (for max_ips). Never raises for a refusal: the decision says it. Raises
-        `LimitsUnavailable` when the backend cannot answer and limits.on_backend_error is "closed".
+        `ip` is the client's address (for max_ips). `count=False` checks without counting anything (a call that a
+        later check refuses: its headers and its refusal are still the limits'). Never raises for a refusal: the
+        decision says it. Raises `LimitsUnavailable` when the backend cannot answer and limits.on_backend_error is
+        "closed".
         """
         ...
 

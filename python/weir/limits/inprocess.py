@@ -86,7 +86,7 @@ class InProcessLimiter(LeaseKeeper):
         self._states: dict[str, _KeyState] = {}
         self._swept = 0
 
-    async def admit(self, key: str, limits: Limits, ip: str | None = None) -> Decision:
+    async def admit(self, key: str, limits: Limits, ip: str | None = None, count: bool = True) -> Decision:
         now = int(self._clock() * 1000)
         if limits == UNLIMITED:
             return Decision(key, limits, now)
@@ -109,8 +109,8 @@ class InProcessLimiter(LeaseKeeper):
         if tpm is not None and state.tokens_sum >= tpm:
             fail |= TPM
             left = state.tokens_sum
-            for at, count in state.tokens:  # the first time the minute's tokens fall below the limit
-                left -= count
+            for at, tokens_at in state.tokens:  # the first time the minute's tokens fall below the limit
+                left -= tokens_at
                 if left < tpm:
                     tm_free = at + MINUTE_MS
                     break
@@ -127,7 +127,7 @@ class InProcessLimiter(LeaseKeeper):
             if len(leases) >= maxc:
                 fail |= CONCURRENT
         lease = None
-        if not fail:
+        if not fail and count:
             if rpm is not None:
                 requests.append(now)
             if rph is not None:  # a window counts from when its limit is set

@@ -200,13 +200,13 @@ class RedisLimiter(LeaseKeeper):
             found = self._keys[key] = (base + b"f", base + b"rm", base + b"tm", base + b"c", base + b"ip")
         return found
 
-    async def admit(self, key: str, limits: Limits, ip: str | None = None) -> Decision:
+    async def admit(self, key: str, limits: Limits, ip: str | None = None, count: bool = True) -> Decision:
         if limits == UNLIMITED:
             return Decision(key, limits, int(time.time() * 1000))
         rpm, rph, rpd = limits.requests_per_minute, limits.requests_per_hour, limits.requests_per_day
         tpm, tpd = limits.tokens_per_minute, limits.tokens_per_day
         maxc, maxips = limits.max_concurrent, limits.max_ips
-        lease = self.new_lease() if maxc is not None else ""
+        lease = self.new_lease() if maxc is not None and count else ""
         encoded = self._limits.get(limits)
         if encoded is None:
             if len(self._limits) >= MAX_CACHED_KEYS:
@@ -214,7 +214,9 @@ class RedisLimiter(LeaseKeeper):
             figures = (rpm, rph, rpd, tpm, tpd, maxc, maxips)
             encoded = self._limits[limits] = b"%d %d %d %d %d %d %d %d" % (*(f or 0 for f in figures), self.lease_ms)
         try:
-            reply = await self._batcher.run(ADMIT, self.keys_of(key), (encoded, ip or b"", lease, self.time_shift_ms))
+            reply = await self._batcher.run(
+                ADMIT, self.keys_of(key), (encoded, ip or b"", lease, self.time_shift_ms, b"1" if count else b"0")
+            )
         except BACKEND_ERRORS as exc:
             return self._failed(key, limits, exc)
         r = [int(x) for x in reply.split()]

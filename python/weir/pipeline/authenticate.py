@@ -1,6 +1,7 @@
 """API key -> principal. Keys are checked offline (shape, checksum), then against an in-process cache
-refreshed from the store every `key_cache_ttl_seconds`; revocation, and disabling an account, take effect within
-that TTL."""
+refreshed from the store every `key_cache_ttl_seconds`; revocation, disabling an account and changing a key's
+settings take effect within that TTL. Then, on every call, what belongs to the key itself: its expiry (401
+key_expired) and its IP allow-list (403 ip_not_allowed)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import msgspec
 
 from weir import keys
 from weir.billing.wallets import Wallets
-from weir.errors import PermissionDenied, ServiceUnavailable, Unauthorized
+from weir.errors import IpNotAllowed, KeyExpired, PermissionDenied, ServiceUnavailable, Unauthorized
+from weir.limits.headers import rfc3339
+from weir.pipeline.access import OPEN, KeyAccess, Tiers
 from weir.store.base import Store, StoreError
 from weir.store.records import KeyKind, KeyLookup
 
@@ -24,6 +27,22 @@ class Principal(msgspec.Struct, frozen=True):
     kind: KeyKind
     account_id: int
     account_name: str
+    access: KeyAccess = OPEN  # its tier, limits, models, addresses and expiry
+
+
+def check_key(principal: Principal, ip: str | None) -> Principal:
+    """What is checked of the key itself on every call, however it was found: expiry, then the IP allow-list."""
+    access = principal.access
+    expires = access.expires_at
+    if expires is not None and expires <= time.time() * 1000:
+        when = rfc3339(expires // 1000).decode()
+        raise KeyExpired(f"This API key expired at {when}; ask its owner for a new key or a later expiry.")
+    if access.networks is not None and not access.allows_ip(ip):
+        raise IpNotAllowed(
+            f"This API key may not be used from {ip or 'an unknown address'}: it is outside the key's IP "
+            "allow-list. Call from an allowed address, or ask the key's owner to add this one."
+        )
+    return principal
 
 
 def extract_key(found: dict[bytes, bytes], query: bytes, extra: frozenset[bytes]) -> str | None:
@@ -46,8 +65,9 @@ def extract_key(found: dict[bytes, bytes], query: bytes, extra: frozenset[bytes]
 
 
 class Authenticator:
-    def __init__(self, store: Store, pepper: bytes, wallets: Wallets, ttl: float) -> None:
+    def __init__(self, store: Store, pepper: bytes, wallets: Wallets, ttl: float, tiers: Tiers | None = None) -> None:
         self._store = store
+        self._tiers = tiers
         self._pepper = pepper
         self._wallets = wallets
         self._ttl = ttl
@@ -56,18 +76,22 @@ class Authenticator:
         # then costs one dict lookup instead of a checksum, an HMAC and a cache lookup.
         self._verified: dict[str, tuple[float, Principal]] = {}
 
-    async def authenticate(self, presented: str | None, kind: KeyKind) -> Principal:
+    async def authenticate(self, presented: str | None, kind: KeyKind, ip: str | None = None) -> Principal:
+        """The principal of the presented key, after every check of the key (`ip`: the client's address)."""
         if presented:
             hit = self._verified.get(presented)
             if hit is not None and hit[0] > time.monotonic() and hit[1].kind == kind:
-                return hit[1]
+                principal = hit[1]
+                if principal.access is OPEN:
+                    return principal
+                return check_key(principal, ip)
         principal = await self._check(presented, kind)
         if len(self._verified) > 100_000:
             self._verified.clear()
         assert presented is not None
         entry = self._cache.get(principal.key_id)
         self._verified[presented] = (entry[0] if entry is not None else 0.0, principal)
-        return principal
+        return check_key(principal, ip)
 
     async def _check(self, presented: str | None, kind: KeyKind) -> Principal:
         if not presented:
@@ -86,7 +110,14 @@ class Authenticator:
             if kind == "inference":
                 raise PermissionDenied("Management keys cannot make inference calls; use an inference key.")
             raise PermissionDenied("Inference keys cannot use the management API; use a management key.")
-        return Principal(lookup.key.id, lookup.key.kind, lookup.key.account_id, lookup.account_name)
+        access = self._tiers.access(lookup.key) if self._tiers is not None else OPEN
+        if access.unknown_tier is not None:
+            raise PermissionDenied(
+                f"This API key's tier {access.unknown_tier!r} is not configured here; ask the operator to give the "
+                "key a tier that exists (weir keys update KEY_ID --tier NAME).",
+                code="tier_not_found",
+            )
+        return Principal(lookup.key.id, lookup.key.kind, lookup.key.account_id, lookup.account_name, access)
 
     async def _lookup(self, key_id: str) -> KeyLookup | None:
         now = time.monotonic()

@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 
 from weir.billing.meter import NO_UNITS, ZERO, Units, Usage, cost_microcents, microcents_to_usd
+from weir.limits.base import Decision
+from weir.limits.headers import Family
 from weir.pipeline.authenticate import Principal
 from weir.pipeline.route import ResolvedModel, Route
 from weir.pipeline.settle import Settler
 from weir.store.records import UsageRecord
 from weir.upstreams.transport import UpstreamResponse
+
+NO_HEADERS: list[tuple[bytes, bytes]] = []  # never appended to: shared by every call without limits
 
 
 class Call:
@@ -17,7 +21,11 @@ class Call:
         "_priced",
         "answering",
         "attempts",
+        "client_ip",
+        "decision",
         "expired",
+        "family",
+        "limit_headers",
         "model",
         "principal",
         "request_id",
@@ -41,6 +49,8 @@ class Call:
         route: Route,
         stream: bool,
         requested_model: str | None = None,
+        client_ip: str | None = None,
+        family: Family = "openai",
     ) -> None:
         self.request_id = request_id
         self.requested_model = requested_model or model.id  # the name the client used (an alias, maybe)
@@ -61,6 +71,10 @@ class Call:
         self.answering = False  # the client's response has started: from here on errors end it in its dialect
         self.expired = False  # the call ran past its time limit (pipeline/watch.py)
         self.upstream_response: UpstreamResponse | None = None  # the relayed answer, while it is read
+        self.client_ip = client_ip  # for the key's max_ips
+        self.family = family  # whose rate-limit headers the answer carries: the client's dialect's
+        self.decision: Decision | None = None  # the rate limits' admission, released when the call ends
+        self.limit_headers: list[tuple[bytes, bytes]] = NO_HEADERS  # the key's rate-limit headers, for every answer
 
     def time_limit(self) -> float:
         """The longest this call may run: its provider's max_stream_seconds or request_timeout_seconds."""

@@ -17,7 +17,8 @@ from weir.billing.wallets import Wallets
 from weir.canonical.request import Request
 from weir.config import Server
 from weir.errors import ClientGone, GatewayError
-from weir.pipeline.admit import admit
+from weir.limits.headers import Family
+from weir.pipeline.admit import Admission, check_model
 from weir.pipeline.attempt import Leg, MakeLeg, open_first, timed_out
 from weir.pipeline.authenticate import Principal
 from weir.pipeline.call import Call
@@ -33,22 +34,38 @@ from weir.upstreams.health import Key
 
 class Exchange:
     def __init__(
-        self, *, models: ModelTable, router: Router, wallets: Wallets, settler: Settler, server: Server
+        self,
+        *,
+        models: ModelTable,
+        router: Router,
+        wallets: Wallets,
+        settler: Settler,
+        server: Server,
+        admission: Admission | None = None,
     ) -> None:
         self.models = models
         self.router = router
         self.wallets = wallets
         self.settler = settler
         self.server = server
+        self.admission = admission or Admission(None, wallets)
 
     def begin(
-        self, principal: Principal, name: str, request_id: str, stream: bool, session: str | None = None
+        self,
+        principal: Principal,
+        name: str,
+        request_id: str,
+        stream: bool,
+        session: str | None = None,
+        ip: str | None = None,
+        family: Family = "openai",
     ) -> tuple[Call, list[Route], int | None]:
-        """Resolve and admit a call to the model named `name`; its candidate routes. Raises GatewayError."""
+        """Resolve a call to the model named `name`, check that the key may call it, find its candidate routes.
+        Raises GatewayError. (Its rate limits and wallet are checked when it runs.)"""
         model = self.models.resolve(name)
-        admit(principal, self.wallets)
+        check_model(principal, model, name)
         routes, key = self.router.candidates(model, session)
-        return Call(request_id, principal, model, routes[0], stream, name), routes, key
+        return Call(request_id, principal, model, routes[0], stream, name, ip, family), routes, key
 
     def legs(self, endpoint: Endpoint, call: Call, parsed: Parsed) -> MakeLeg:
         """How each attempt of a chat, messages, responses or Gemini call talks to its route: byte passthrough when
@@ -82,9 +99,9 @@ class Exchange:
     ) -> int:
         """A chat, messages, responses or Gemini call, end to end; the status the client got. (The endpoints make
         the same three steps themselves, so that no frame of this one stays in the chain of awaits.)"""
-        call, routes, key = self.begin(principal, parsed.model, request_id, parsed.stream, parsed.session)
         if parsed.prepare:
             parsed = await endpoint.prepare(parsed, principal.account_id)
+        call, routes, key = self.begin(principal, parsed.model, request_id, parsed.stream, parsed.session)
         await self.run(
             call, routes, self.legs(endpoint, call, parsed), receive, send, preferred_key=key, session=parsed.session
         )
@@ -103,17 +120,20 @@ class Exchange:
         record: bool = True,
         watch_client: bool = True,
     ) -> None:
-        """Attempt the routes in turn, relay the first good answer, settle. Raises the GatewayError that ended
-        the call before its response started (after recording it, when an upstream was tried). `record=False`:
-        a free call (token counting), metered in no usage record. `watch_client=False`: the request body is still being
-        read during the exchange (an upload), so nothing else may read from the client meanwhile."""
+        """Admit the call (rate limits, wallet), attempt the routes in turn, relay the first good answer, settle.
+        Raises the GatewayError that ended the call before its response started (after recording it, when an
+        upstream was tried), with the key's rate-limit headers. `record=False`: a free call (token counting),
+        metered in no usage record and not counted in the rate limits. `watch_client=False`: the request body is
+        still being read during the exchange (an upload), so nothing else may read from the client meanwhile."""
         router = self.router
+        admission = self.admission
         task: asyncio.Task[object] | None = current_task()
         assert task is not None
         watch(task, receive if watch_client else None, call)
         served: Route | None = None
         failure: GatewayError | None = None
         try:
+            await admission.admit(call, limited=record)
             leg, opened = await open_first(call, routes, make_leg, router.max_attempts, preferred_key, router.clock)
             served = opened.route
             call.upstream_response = opened.response
@@ -143,5 +163,9 @@ class Exchange:
                 served.metrics.in_flight.n -= 1
             if call.attempts and record:
                 await call.settle(self.settler)
+            if call.decision is not None:
+                await admission.release(call)
         if failure is not None:
+            if call.limit_headers and not failure.added and not call.answering:
+                failure.add_headers(call.limit_headers)
             raise failure

@@ -15,9 +15,11 @@ CLIENT_CLOSED = 499  # nginx's status for "the client closed the connection firs
 SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
 
-def base_headers(request_id: str, content_type: bytes) -> Headers:
+def base_headers(request_id: str, content_type: bytes, limits: Headers) -> Headers:
+    """The headers of every answer: its type, the request id under the names clients read, the key's rate limits."""
     rid = request_id.encode()
-    return [(b"content-type", content_type), (b"x-weir-request-id", rid), (b"x-request-id", rid), (b"request-id", rid)]
+    out = [(b"content-type", content_type), (b"x-weir-request-id", rid), (b"x-request-id", rid), (b"request-id", rid)]
+    return out + limits if limits else out
 
 
 def cost_headers(usage: Usage, cost: int) -> Headers:

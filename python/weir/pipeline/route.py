@@ -13,12 +13,13 @@ from __future__ import annotations
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from weir.billing.prices import TokenPrice
 from weir.config import Config, Model, Routing
 from weir.errors import GatewayError, ModelNotFound, NoChannelAvailable, ProviderPaused
 from weir.observability.metrics import RouteMetrics
+from weir.store.records import ModelState
 from weir.upstreams.health import Breaker, RetryBudget
 from weir.upstreams.provider import Upstream
 
@@ -87,8 +88,21 @@ class Route:
         return max(keys, self.held_until - now, self.breaker.seconds_until_trial(now), 0.0)
 
 
+CONFIG_DISABLED = "disabled in the configuration"
+
+
 class ResolvedModel:
-    __slots__ = ("aliases", "budget", "id", "max_tokens", "price", "routes", "token_encoding")
+    __slots__ = (
+        "aliases",
+        "budget",
+        "configured_off",
+        "disabled",
+        "id",
+        "max_tokens",
+        "price",
+        "routes",
+        "token_encoding",
+    )
 
     def __init__(self, config: Model, price: TokenPrice, routes: list[Route], budget: RetryBudget) -> None:
         self.id = config.id
@@ -98,6 +112,9 @@ class ResolvedModel:
         self.budget = budget  # retries allowed for this model's calls (shared by its routes)
         self.max_tokens = config.max_tokens  # for upstreams that require it when the client sent none
         self.token_encoding = config.token_encoding
+        self.configured_off = not config.enabled
+        # None: callable. Else why the operator disabled it ("" when they gave no reason): calls get 403.
+        self.disabled: str | None = CONFIG_DISABLED if self.configured_off else None
 
 
 SERVED_NAMED = 10  # an unknown model's error names at most this many of the served models
@@ -129,6 +146,13 @@ class ModelTable:
         ids = [m.id for m in self.models]
         more = f" and {len(ids) - SERVED_NAMED} more" if len(ids) > SERVED_NAMED else ""
         self._served = f" Served here: {', '.join(ids[:SERVED_NAMED])}{more}; GET /v1/models lists them all."
+
+    def apply_states(self, states: Sequence[ModelState]) -> None:
+        """The operator's disabled models, from the store (`weir models disable`); the configuration's stay off."""
+        off = {state.id: state.reason or "" for state in states if state.disabled}
+        for model in self.models:
+            if not model.configured_off:
+                model.disabled = off.get(model.id)
 
     def resolve(self, name: str) -> ResolvedModel:
         model = self._by_name.get(name)

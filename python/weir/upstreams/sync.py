@@ -1,6 +1,6 @@
-"""Provider state shared through the store: every worker and replica applies the operator's pauses (and "bring
-the keys back" commands) within one interval, and publishes what it sees of its routes' breakers and its keys,
-which live in its own memory, so that `weir providers list` can show them."""
+"""Provider and model state shared through the store: every worker and replica applies the operator's pauses (and
+"bring the keys back" commands) and disabled models within one interval, and publishes what it sees of its
+routes' breakers and its keys, which live in its own memory, so that `weir providers list` can show them."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import orjson
 
 from weir.store.base import Store, StoreError
+from weir.store.records import ModelState
 from weir.upstreams.health import Breaker
 from weir.upstreams.provider import Upstream
 
@@ -30,8 +31,11 @@ class ProviderSync:
         routes: Sequence[tuple[str, str, Breaker]],
         interval: float,
         worker: str = WORKER_ID,
+        on_models: Callable[[list[ModelState]], None] | None = None,
     ) -> None:
+        """`on_models` is given every model's state at each refresh (the disabled models)."""
         self._store = store
+        self._on_models = on_models
         self._upstreams = upstreams
         self._routes = routes  # (provider, model id, breaker) of every configured route
         self._interval = max(interval, 0.5)
@@ -41,7 +45,7 @@ class ProviderSync:
         self._failing = False
 
     async def refresh(self) -> None:
-        """Apply the store's provider states now, then publish this worker's health. Raises StoreError."""
+        """Apply the store's provider and model states now, then publish this worker's health. Raises StoreError."""
         for state in await self._store.list_provider_states():
             upstream = self._upstreams.get(state.name)
             if upstream is None:
@@ -52,6 +56,8 @@ class ProviderSync:
                 upstream.keys.restore()
                 log.info("provider %s: every key is usable again (operator command)", state.name)
             self._reset_seen[state.name] = state.keys_reset_at
+        if self._on_models is not None:
+            self._on_models(await self._store.list_model_states())
         await self._store.put_provider_health(self._worker, self.health())
 
     def health(self) -> dict[str, str]:

@@ -16,6 +16,7 @@ from weir.dialects.openai_chat import errors as openai_errors
 from weir.errors import GatewayError, InvalidRequest
 from weir.gateway import Gateway
 from weir.http.asgi import INBOUND_HEADERS, headers_of
+from weir.http.client_ip import ClientIP
 from weir.observability.metrics import RouteCounter
 from weir.pipeline.authenticate import Principal, extract_key
 from weir.pipeline.call import Call
@@ -36,16 +37,22 @@ class MediaEndpoint:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.requests = RouteCounter(self.route)
+        self.client_ip = ClientIP.from_cidrs(gateway.config.server.trusted_proxies)
+        self.wanted = INBOUND_HEADERS | gateway.extra_key_headers | self.client_ip.headers
 
-    async def authenticate(self, scope: Scope) -> Principal:
+    async def authenticate(self, scope: Scope) -> tuple[Principal, str | None]:
+        """The caller's principal and IP address."""
         gw = self.gateway
-        found = headers_of(scope, INBOUND_HEADERS | gw.extra_key_headers)
+        found = headers_of(scope, self.wanted)
         presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
-        return await gw.auth.authenticate(presented, "inference")
+        ip = self.client_ip.of_request(scope, found)
+        return await gw.auth.authenticate(presented, "inference", ip), ip
 
-    def begin(self, principal: Principal, name: str, rid: str, stream: bool = False) -> tuple[Call, list[Route]]:
-        """The admitted call to the model named `name` and its OpenAI-dialect routes (400 when it has none)."""
-        call, routes, _ = self.gateway.exchange.begin(principal, name, rid, stream)
+    def begin(
+        self, principal: Principal, name: str, rid: str, stream: bool = False, ip: str | None = None
+    ) -> tuple[Call, list[Route]]:
+        """The call to the model named `name` and its OpenAI-dialect routes (400 when it has none)."""
+        call, routes, _ = self.gateway.exchange.begin(principal, name, rid, stream, None, ip)
         usable = [r for r in routes if r.upstream.dialect == "openai"]
         if not usable:
             upstream = routes[0].upstream

@@ -54,13 +54,13 @@ class JsonEndpoint(MediaEndpoint):
         rid = request_id()
         gw = self.gateway
         try:
-            principal = await self.authenticate(scope)  # first: no reading bodies for strangers
+            principal, ip = await self.authenticate(scope)  # first: no reading bodies for strangers
             server = self.gateway.config.server
             found = headers_of(scope, INBOUND_HEADERS)
             raw = await read_body(found, receive, server.max_body_bytes, server.body_read_timeout_seconds)
             payload = json_object(raw)
             self.check(payload)
-            call, routes = self.begin(principal, payload["model"], rid, self.stream)
+            call, routes = self.begin(principal, payload["model"], rid, self.stream, ip)
 
             def leg_for(route: Route, key: Key) -> Leg:
                 body = orjson.dumps({**payload, "model": route.upstream_model})

@@ -72,7 +72,7 @@ class Transcriptions(MediaEndpoint):
 
     async def _admit(self, scope: Scope, receive: Receive, rid: str) -> tuple[Call, list[Route], Upload, bytes]:
         """Authenticate and refuse what can be refused before the upload is read; then read up to the model."""
-        principal = await self.authenticate(scope)
+        principal, ip = await self.authenticate(scope)
         content_type = header(scope, b"content-type") or b""
         scanner = FormScanner(boundary_of(content_type))
         limit = self.gateway.config.server.max_upload_bytes
@@ -80,13 +80,13 @@ class Transcriptions(MediaEndpoint):
         if declared is not None and declared > limit:
             raise too_large(limit)
         named = header(scope, b"x-weir-model")
-        begun = self.begin(principal, named.decode("latin-1"), rid) if named else None
+        begun = self.begin(principal, named.decode("latin-1"), rid, ip=ip) if named else None
         upload = Upload(receive, scanner, limit, declared, self.gateway.config.server.body_read_timeout_seconds)
         await upload.read_model_field()
         if begun is None:
             if scanner.model is None:
                 raise InvalidRequest("'model' is required: a form field, or the X-Weir-Model header.", param="model")
-            begun = self.begin(principal, scanner.model, rid)
+            begun = self.begin(principal, scanner.model, rid, ip=ip)
         return begun[0], begun[1], upload, content_type
 
     def meter(self, call: Call, upload: Upload, content_type: bytes, answer: bytes) -> tuple[Usage, Units]:

@@ -9,7 +9,8 @@
 --       5 set: the day's client IPs
 -- ARGV: 1 the key's limits, space-separated: requests_per_minute, requests_per_hour, requests_per_day,
 --         tokens_per_minute, tokens_per_day, max_concurrent, max_ips (0: no such limit), lease ms
---       2 client IP ('' unknown), 3 lease id, 4 shift ms (0; tests move the clock with it)
+--       2 client IP ('' unknown), 3 lease id, 4 shift ms (0; tests move the clock with it),
+--       5 '1' to count the call when every check passes, '0' to check only
 -- Returns, space-separated in one string (one reply to read): failed checks (bit mask), now, minute requests,
 --   oldest, newest, hour requests, day requests, minute tokens, newest token record, when the minute tokens fall
 --   below the limit, day tokens
@@ -98,7 +99,7 @@ if maxc > 0 then
   if redis.call('ZCARD', KEYS[4]) >= maxc then fail = fail + 32 end
 end
 
-if fail == 0 then
+if fail == 0 and ARGV[5] == '1' then
   if rpm > 0 then
     redis.call('RPUSH', KEYS[2], now)
     redis.call('PEXPIRE', KEYS[2], MINUTE)

@@ -32,7 +32,11 @@ def unit_headers(units: Units) -> Headers:
 
 def reply_headers(call: Call, content_type: bytes, cost: int) -> Headers:
     """The chat endpoints' headers (request id, cost, tokens) and the media units."""
-    return base_headers(call.request_id, content_type) + cost_headers(call.usage, cost) + unit_headers(call.units)
+    return (
+        base_headers(call.request_id, content_type, call.limit_headers)
+        + cost_headers(call.usage, cost)
+        + unit_headers(call.units)
+    )
 
 
 class UnaryLeg:

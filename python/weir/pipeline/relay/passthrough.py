@@ -77,7 +77,7 @@ class PassthroughLeg:
         if self.finished is not None:
             await self.finished(body, False)
         content_type = response.headers.get("Content-Type", "application/json").encode("latin-1")
-        headers = base_headers(call.request_id, content_type) + cost_headers(call.usage, cost)
+        headers = base_headers(call.request_id, content_type, call.limit_headers) + cost_headers(call.usage, cost)
         await send_whole(send, call.status, body, headers)
 
     async def _stream(self, opened: Opened, send: Send) -> None:
@@ -88,7 +88,7 @@ class PassthroughLeg:
         try:
             call.status = 200
             content_type = response.headers.get("Content-Type", "text/event-stream").encode("latin-1")
-            start = base_headers(call.request_id, content_type) + SSE_HEADERS
+            start = base_headers(call.request_id, content_type, call.limit_headers) + SSE_HEADERS
             call.answering = True
             await send({"type": "http.response.start", "status": 200, "headers": start})
             tap = StreamTap(self.client.passthrough.tap, self._max_line)

@@ -108,15 +108,18 @@ class TranslateLeg:
         out = self.client.response.from_canonical(canonical, Reply(model=call.requested_model, cost_microcents=cost))
         if self.finished is not None:
             await self.finished(out, False)
-        headers = base_headers(call.request_id, b"application/json") + cost_headers(call.usage, cost)
-        await send_whole(send, 200, out, headers + self._dropped())
+        headers = base_headers(call.request_id, b"application/json", call.limit_headers)
+        await send_whole(send, 200, out, headers + cost_headers(call.usage, cost) + self._dropped())
 
     async def _stream(self, opened: Opened, send: Send) -> None:
         response = opened.response
         assert response is not None
         clean = False
         try:
-            headers = base_headers(self.call.request_id, b"text/event-stream; charset=utf-8") + SSE_HEADERS
+            headers = (
+                base_headers(self.call.request_id, b"text/event-stream; charset=utf-8", self.call.limit_headers)
+                + SSE_HEADERS
+            )
             self.call.answering = True
             await send({"type": "http.response.start", "status": 200, "headers": headers + self._dropped()})
             self.call.status = 200
