@@ -1,0 +1,85 @@
+"""The commands on accounts, keys, models, tiers and providers (on the service layer), `weir admin`, `weir migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from weir.admin.tokens import digest
+from weir.cli.run import CommandError, print_json, service_call
+from weir.config import Config, validate_admin_tokens
+from weir.service import Service, migrate, values, views
+from weir.store.records import AccountUpdate, KeyKind
+
+
+def cmd_accounts(args: argparse.Namespace, config: Config) -> None:
+    async def run(service: Service) -> None:
+        accounts = service.accounts
+        if args.action == "create":
+            account = await accounts.create(args.name, values.usd(args.balance_usd, "balance"))
+        elif args.action == "show":
+            account = await accounts.get(args.name)
+        elif args.action in ("disable", "enable"):
+            found = await accounts.get(args.name)
+            account = await accounts.update(found.id, AccountUpdate(disabled=args.action == "disable"))
+        else:
+            amount = values.usd(args.usd, "amount")
+            found = await accounts.get(args.name)
+            account = (await accounts.topup(found.id, amount, args.note, args.idempotency_key)).account
+        print_json(views.account_json(account))
+
+    service_call(config, run)
+
+
+def cmd_keys(args: argparse.Namespace, config: Config) -> None:
+    async def run(service: Service) -> None:
+        if args.action == "create":
+            kind: KeyKind = "management" if args.management else "inference"
+            account = await service.accounts.get(args.account)
+            made = await service.keys.create(account.id, kind, args.name)
+            article = "an" if kind == "inference" else "a"
+            sys.stderr.write(f"Created {article} {kind} key for {args.account!r}. It is shown once; store it now.\n")
+            sys.stdout.write(made.plaintext + "\n")
+        elif args.action == "list":
+            account = await service.accounts.get(args.account)
+            print_json([views.key_json(k) for k in await service.keys.list(account.id)])
+        else:
+            revoked = await service.keys.revoke(args.key_id)
+            sys.stdout.write(f"revoked {revoked.id}\n")
+
+    service_call(config, run)
+
+
+def cmd_models(args: argparse.Namespace, config: Config) -> None:
+    """The configured models with the prices they are billed at (service.views.model_json)."""
+    print_json([views.model_json(m) for m in config.models])
+
+
+def cmd_providers(args: argparse.Namespace, config: Config) -> None:
+    async def run(service: Service) -> None:
+        catalog = service.catalog
+        if args.action == "pause":
+            await catalog.pause(args.name, args.reason)
+            sys.stdout.write(f"paused {args.name}; every worker stops using it within the key cache TTL\n")
+        elif args.action == "resume":
+            await catalog.resume(args.name)
+            sys.stdout.write(f"resumed {args.name}; its keys are usable again\n")
+        else:
+            print_json([views.provider_json(view) for view in await catalog.providers()])
+
+    service_call(config, run)
+
+
+def cmd_admin(args: argparse.Namespace, config: Config | None) -> None:
+    """`weir admin hash-token`: the token on standard input, as `[admin] tokens` may hold it (its SHA-256)."""
+    token = sys.stdin.readline().strip()
+    problems = validate_admin_tokens([token], "the token")
+    if problems:
+        raise CommandError(problems[0])
+    sys.stdout.write(digest(token) + "\n")
+
+
+def cmd_migrate(args: argparse.Namespace, config: Config) -> None:
+    applied = asyncio.run(migrate(config))
+    sys.stdout.write(f"applied migrations: {applied}\n" if applied else "the database is up to date\n")

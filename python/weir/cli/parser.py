@@ -1,0 +1,64 @@
+"""The command line's grammar."""
+
+from __future__ import annotations
+
+import argparse
+
+from weir import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help="path to weir.toml (default: $WEIR_CONFIG)")
+    parser = argparse.ArgumentParser(prog="weir", description="Weir, an LLM API gateway.", parents=[common])
+    parser.add_argument("--version", action="version", version=f"weir {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the gateway")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+
+    accounts = sub.add_parser("accounts", parents=[common], help="wallet accounts").add_subparsers(
+        dest="action", required=True
+    )
+    create = accounts.add_parser("create", parents=[common], help="create an account")
+    create.add_argument("name")
+    create.add_argument("--balance-usd", default="0")
+    accounts.add_parser("show", parents=[common], help="show an account as JSON").add_argument("name")
+    topup = accounts.add_parser("topup", parents=[common], help="add money to an account")
+    topup.add_argument("name")
+    topup.add_argument("usd")
+    topup.add_argument("--note", default="cli top-up", help="kept in the ledger (default: cli top-up)")
+    topup.add_argument("--idempotency-key", help="a retry with the same key is applied once")
+    accounts.add_parser("disable", parents=[common], help="refuse every key of the account").add_argument("name")
+    accounts.add_parser("enable", parents=[common], help="accept the account's keys again").add_argument("name")
+
+    keys_ = sub.add_parser("keys", parents=[common], help="API keys").add_subparsers(dest="action", required=True)
+    kcreate = keys_.add_parser("create", parents=[common], help="create a key (printed once, on the last line)")
+    kcreate.add_argument("--account", required=True)
+    kcreate.add_argument("--management", action="store_true", help="a management key instead of an inference key")
+    kcreate.add_argument("--name", help="a label for the key")
+    keys_.add_parser("list", parents=[common], help="list an account's keys").add_argument("--account", required=True)
+    keys_.add_parser("revoke", parents=[common], help="revoke a key by its id").add_argument("key_id")
+
+    models = sub.add_parser("models", parents=[common], help="configured models").add_subparsers(
+        dest="action", required=True
+    )
+    models.add_parser("list", parents=[common], help="list models, aliases, prices and routes")
+    providers_ = sub.add_parser("providers", parents=[common], help="upstream providers").add_subparsers(
+        dest="action", required=True
+    )
+    pause = providers_.add_parser("pause", parents=[common], help="stop sending calls to a provider")
+    pause.add_argument("name")
+    pause.add_argument("--reason", help="shown to operators, and in the error when every route is paused")
+    providers_.add_parser("resume", parents=[common], help="use a paused provider again").add_argument("name")
+    providers_.add_parser("list", parents=[common], help="providers with pause, breaker and key states")
+    sub.add_parser("migrate", parents=[common], help="apply database migrations")
+    admin = sub.add_parser("admin", parents=[common], help="operator tokens").add_subparsers(
+        dest="action", required=True
+    )
+    admin.add_parser(
+        "hash-token", parents=[common], help="read a token from stdin; print what [admin] tokens may hold instead"
+    )
+    return parser
