@@ -27,7 +27,7 @@ from weir.admin.tokens import AdminTokens
 from weir.admin.usage import LIST_PARAMS, SUMMARY_PARAMS, usage_list, usage_summary
 from weir.errors import InvalidRequest
 from weir.service import Service, values, views
-from weir.store.records import Account, AccountUpdate, KeyUpdate, Page
+from weir.store.records import Account, AccountUpdate, Page
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 
@@ -132,7 +132,7 @@ class Operator:
     async def create_key(self, request: Request) -> Response:
         self._check(request)
         body = await read_json(request, schemas.CreateKey)
-        made = await self.service.keys.create(request.path_params["account_id"], body.kind, body.name)
+        made = await self.service.keys.create(request.path_params["account_id"], body.kind, body.name, body.changes())
         return json_response({**views.key_json(made.key), "key": made.plaintext}, status=201)
 
     @endpoint
@@ -141,7 +141,7 @@ class Operator:
         body = await read_json(request, schemas.UpdateKey)
         account_id, key_id = request.path_params["account_id"], request.path_params["key_id"]
         return json_response(
-            views.key_json(await self.service.keys.update(key_id, KeyUpdate(name=body.name), account_id))
+            views.key_json(await self.service.keys.update(key_id, body.changes(name=body.name), account_id))
         )
 
     @endpoint
@@ -185,14 +185,35 @@ class Operator:
     @endpoint
     async def models(self, request: Request) -> Response:
         limit, cursor = page_args(self._check(request, PAGE_PARAMS))
-        return json_response(
-            list_json(in_pages(self.service.catalog.models(), "models", limit, cursor), views.model_json)
-        )
+        listed = in_pages(await self.service.catalog.model_views(), "models", limit, cursor)
+        return json_response(list_json(listed, lambda view: views.model_json(view.model, view)))
 
     @endpoint
     async def model(self, request: Request) -> Response:
         self._check(request)
-        return json_response(views.model_json(self.service.catalog.model(request.path_params["name"])))
+        view = await self.service.catalog.model_view(request.path_params["name"])
+        return json_response(views.model_json(view.model, view))
+
+    @endpoint
+    async def disable_model(self, request: Request) -> Response:
+        self._check(request)
+        body = await read_json(request, schemas.Pause)
+        view = await self.service.catalog.disable_model(request.path_params["name"], body.reason)
+        return json_response(views.model_json(view.model, view))
+
+    @endpoint
+    async def enable_model(self, request: Request) -> Response:
+        self._check(request)
+        await read_json(request, schemas.Body)
+        view = await self.service.catalog.enable_model(request.path_params["name"])
+        return json_response(views.model_json(view.model, view))
+
+    @endpoint
+    async def tiers(self, request: Request) -> Response:
+        self._check(request)
+        default = self.service.config.auth.default_tier
+        tiers = [{**views.tier_json(t), "default": t.name == default} for t in self.service.catalog.tiers()]
+        return json_response({"object": "list", "data": tiers, "has_more": False, "next_cursor": None})
 
     @endpoint
     async def providers(self, request: Request) -> Response:

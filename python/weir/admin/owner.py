@@ -14,7 +14,6 @@ from weir.admin.http import PAGE_PARAMS, endpoint, json_response, list_json, pag
 from weir.admin.usage import LIST_PARAMS, SUMMARY_PARAMS, usage_list, usage_summary
 from weir.pipeline.authenticate import Authenticator
 from weir.service import Service, views
-from weir.store.records import KeyUpdate
 
 
 class Owner:
@@ -46,7 +45,7 @@ class Owner:
         account_id = await self._account_id(request)
         query(request, ())
         body = await read_json(request, schemas.CreateKey)
-        made = await self.service.keys.create(account_id, body.kind, body.name)
+        made = await self.service.keys.create(account_id, body.kind, body.name, body.changes(), owner=True)
         return json_response({**views.key_json(made.key), "key": made.plaintext}, status=201)
 
     @endpoint
@@ -54,7 +53,8 @@ class Owner:
         account_id = await self._account_id(request)
         query(request, ())
         body = await read_json(request, schemas.UpdateKey)
-        key = await self.service.keys.update(request.path_params["key_id"], KeyUpdate(name=body.name), account_id)
+        changes = body.changes(name=body.name)
+        key = await self.service.keys.update(request.path_params["key_id"], changes, account_id, owner=True)
         return json_response(views.key_json(key))
 
     @endpoint

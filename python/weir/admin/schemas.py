@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from weir.store.records import KeyKind
+from weir.store.records import KeyKind, KeyUpdate
 
 
 class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pass
 
 
-class CreateKey(Body):
+class KeySettings(Body):
+    """What a key may do (README "Tiers and rate limits"); a field left out is left as it is, null clears it."""
+
+    tier: str | None | UnsetType = UNSET
+    limits: dict[str, int] | None | UnsetType = UNSET  # the key's whole set of own limits
+    models: list[str] | None | UnsetType = UNSET
+    ip_allow: list[str] | None | UnsetType = UNSET
+    expires_at: int | None | UnsetType = UNSET  # Unix epoch milliseconds
+
+    def changes(self, **more: Any) -> KeyUpdate:
+        fields = {f: getattr(self, f) for f in KeySettings.__struct_fields__}
+        return KeyUpdate(**fields, **more)
+
+
+class CreateKey(KeySettings):
     name: str | None = None
     kind: KeyKind = "inference"
 
 
-class UpdateKey(Body):
+class UpdateKey(KeySettings):
     name: str | None | UnsetType = UNSET
 
 

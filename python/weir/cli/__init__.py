@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from weir.cli import commands
+from weir.cli.key_flags import FLAGS as KEY_FLAGS
 from weir.cli.parser import build_parser
 from weir.cli.run import CommandError
 from weir.cli.serve import cmd_serve
@@ -19,7 +20,13 @@ from weir.store.base import StoreError
 __all__ = ["main"]
 
 # The service's names for inputs, as this command line spells them (in messages)
-_FLAGS = {"balance": "--balance-usd", "amount": "USD", "note": "--note", "idempotency_key": "--idempotency-key"}
+_FLAGS = {
+    "balance": "--balance-usd",
+    "amount": "USD",
+    "note": "--note",
+    "idempotency_key": "--idempotency-key",
+    **KEY_FLAGS,
+}
 
 
 def _config_path(args: argparse.Namespace) -> str | None:
@@ -42,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             "accounts": commands.cmd_accounts,
             "keys": commands.cmd_keys,
             "models": commands.cmd_models,
+            "tiers": commands.cmd_tiers,
             "providers": commands.cmd_providers,
             "migrate": commands.cmd_migrate,
         }
@@ -51,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Invalid as exc:
         name = exc.param or ""
-        sys.stderr.write(f"weir: error: {_FLAGS.get(name, name)}: {exc.reason}\n")
+        sys.stderr.write(f"weir: error: {_FLAGS.get(name.partition('[')[0], name)}: {exc.reason}\n")
         return 1
     except (CommandError, ServiceError, StoreError, ValueError) as exc:
         sys.stderr.write(f"weir: error: {exc}\n")

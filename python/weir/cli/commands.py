@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import sys
 
+import msgspec
+
 from weir.admin.tokens import digest
+from weir.cli.key_flags import key_settings
 from weir.cli.run import CommandError, print_json, service_call
 from weir.config import Config, validate_admin_tokens
 from weir.service import Service, migrate, values, views
@@ -37,13 +40,22 @@ def cmd_keys(args: argparse.Namespace, config: Config) -> None:
         if args.action == "create":
             kind: KeyKind = "management" if args.management else "inference"
             account = await service.accounts.get(args.account)
-            made = await service.keys.create(account.id, kind, args.name)
+            settings = key_settings(args, None)
+            made = await service.keys.create(account.id, kind, args.name, settings)
             article = "an" if kind == "inference" else "a"
             sys.stderr.write(f"Created {article} {kind} key for {args.account!r}. It is shown once; store it now.\n")
             sys.stdout.write(made.plaintext + "\n")
         elif args.action == "list":
             account = await service.accounts.get(args.account)
             print_json([views.key_json(k) for k in await service.keys.list(account.id)])
+        elif args.action == "show":
+            print_json(views.key_json(await service.keys.get(args.key_id)))
+        elif args.action == "update":
+            current = await service.keys.get(args.key_id)
+            changes = key_settings(args, current)
+            if args.name is not None:
+                changes = msgspec.structs.replace(changes, name=args.name or None)
+            print_json(views.key_json(await service.keys.update(args.key_id, changes)))
         else:
             revoked = await service.keys.revoke(args.key_id)
             sys.stdout.write(f"revoked {revoked.id}\n")
@@ -52,8 +64,26 @@ def cmd_keys(args: argparse.Namespace, config: Config) -> None:
 
 
 def cmd_models(args: argparse.Namespace, config: Config) -> None:
-    """The configured models with the prices they are billed at (service.views.model_json)."""
-    print_json([views.model_json(m) for m in config.models])
+    """The configured models with the prices they are billed at and their state (service.views.model_json)."""
+
+    async def run(service: Service) -> None:
+        catalog = service.catalog
+        if args.action == "disable":
+            view = await catalog.disable_model(args.id, args.reason)
+            sys.stdout.write(f"disabled {view.model.id}; every worker refuses it within the key cache TTL\n")
+        elif args.action == "enable":
+            view = await catalog.enable_model(args.id)
+            sys.stdout.write(f"enabled {view.model.id}\n")
+        else:
+            print_json([views.model_json(v.model, v) for v in await catalog.model_views()])
+
+    service_call(config, run)
+
+
+def cmd_tiers(args: argparse.Namespace, config: Config) -> None:
+    """The configured tiers (`auth.default_tier` marked)."""
+    default = config.auth.default_tier
+    print_json([{**views.tier_json(t), "default": t.name == default} for t in config.tiers])
 
 
 def cmd_providers(args: argparse.Namespace, config: Config) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from weir import __version__
+from weir.cli.key_flags import add_key_flags
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,13 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
     kcreate.add_argument("--account", required=True)
     kcreate.add_argument("--management", action="store_true", help="a management key instead of an inference key")
     kcreate.add_argument("--name", help="a label for the key")
+    add_key_flags(kcreate)
     keys_.add_parser("list", parents=[common], help="list an account's keys").add_argument("--account", required=True)
+    keys_.add_parser("show", parents=[common], help="show a key's settings as JSON").add_argument("key_id")
+    kupdate = keys_.add_parser("update", parents=[common], help="change a key's name, tier, limits, models...")
+    kupdate.add_argument("key_id")
+    kupdate.add_argument("--name", help="a label for the key ('' removes it)")
+    add_key_flags(kupdate)
     keys_.add_parser("revoke", parents=[common], help="revoke a key by its id").add_argument("key_id")
 
     models = sub.add_parser("models", parents=[common], help="configured models").add_subparsers(
         dest="action", required=True
     )
-    models.add_parser("list", parents=[common], help="list models, aliases, prices and routes")
+    models.add_parser("list", parents=[common], help="list models, aliases, prices, routes and states")
+    disable = models.add_parser("disable", parents=[common], help="refuse every call to a model (403 model_disabled)")
+    disable.add_argument("id", help="the model's id or an alias")
+    disable.add_argument("--reason", help="given to callers in the error")
+    models.add_parser("enable", parents=[common], help="accept calls to a disabled model again").add_argument("id")
+    tiers = sub.add_parser("tiers", parents=[common], help="configured tiers").add_subparsers(
+        dest="action", required=True
+    )
+    tiers.add_parser("list", parents=[common], help="list tiers with their models, limits and price multipliers")
     providers_ = sub.add_parser("providers", parents=[common], help="upstream providers").add_subparsers(
         dest="action", required=True
     )

@@ -27,6 +27,7 @@ from weir.config.schema import (
     Routing,
     Server,
     Storage,
+    Tier,
 )
 from weir.config.validate import validate, validate_admin
 from weir.redact import scrub, secrets_in
@@ -40,7 +41,7 @@ _SECTIONS: dict[str, type[msgspec.Struct]] = {
     "routing": Routing,
     "limits": LimitsOptions,
 }
-_LISTS: dict[str, type[msgspec.Struct]] = {"providers": Provider, "models": Model}
+_LISTS: dict[str, type[msgspec.Struct]] = {"tiers": Tier, "providers": Provider, "models": Model}
 
 
 def default_data_dir() -> str:

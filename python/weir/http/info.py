@@ -3,7 +3,8 @@
 The model list is answered in the shape of the client that asks: Gemini's for /v1beta/models and for Google
 clients (`x-goog-api-key`, `x-goog-api-client` or `?key=`) on /v1/models; Anthropic's when the request carries
 `anthropic-version` (the anthropic SDK and Claude Code send it); OpenAI's otherwise. Every configured id and alias
-is listed, with the model's `max_tokens` as its output limit where the shape has one."""
+is listed, with the model's `max_tokens` as its output limit where the shape has one. Called with a key, a list
+holds only what that key may use (its tier's models, or its own list); disabled models are never listed."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ from starlette.responses import Response
 
 from weir import __version__
 from weir.dialects.registry import ANTHROPIC_MESSAGES, GEMINI, OPENAI_CHAT, Dialect
-from weir.errors import ModelNotFound
+from weir.errors import GatewayError
 from weir.gateway import Gateway
-from weir.http.asgi import request_id
+from weir.http.asgi import INBOUND_HEADERS, headers_of, request_id
+from weir.http.client_ip import ClientIP
 from weir.observability.metrics import exposition
+from weir.pipeline.access import OPEN, KeyAccess
+from weir.pipeline.admit import check_model
+from weir.pipeline.authenticate import extract_key
 from weir.pipeline.route import ResolvedModel
 
 JSON = "application/json"
@@ -56,10 +61,15 @@ class Info:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self._names = [(name, m) for m in gateway.models.models for name in (m.id, *m.aliases)]
-        self._lists = {shape: self._models_list(shape) for shape in _DIALECTS}
+        self.client_ip = ClientIP.from_cidrs(gateway.config.server.trusted_proxies)
+        self.wanted = INBOUND_HEADERS | gateway.extra_key_headers | self.client_ip.headers
 
-    def _models_list(self, shape: Shape) -> bytes:
-        data = [model_object(shape, name, model) for name, model in self._names]
+    def _models_list(self, shape: Shape, access: KeyAccess | None) -> bytes:
+        data = [
+            model_object(shape, name, model)
+            for name, model in self._names
+            if model.disabled is None and (access is None or access.allows_model(model.id, model.aliases))
+        ]
         if shape == "gemini":
             return orjson.dumps({"models": data})
         if shape == "anthropic":
@@ -67,26 +77,44 @@ class Info:
             return orjson.dumps({"data": data, "has_more": False, "first_id": first, "last_id": last})
         return orjson.dumps({"object": "list", "data": data})
 
+    async def _access(self, request: Request) -> KeyAccess | None:
+        """The access of the key the request carries (None when it carries none); raises GatewayError for a key
+        that is not valid, expired, or used from an address it may not be."""
+        gw, scope = self.gateway, request.scope
+        found = headers_of(scope, self.wanted)
+        presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
+        if presented is None:
+            return None
+        principal = await gw.auth.authenticate(presented, "inference", self.client_ip.of_request(scope, found))
+        return principal.access
+
     async def models(self, request: Request) -> Response:
-        return Response(self._lists[shape_of(request)], media_type=JSON)
+        return await self._list(request, shape_of(request))
 
     async def gemini_models(self, request: Request) -> Response:
-        return Response(self._lists["gemini"], media_type=JSON)
+        return await self._list(request, "gemini")
+
+    async def _list(self, request: Request, shape: Shape) -> Response:
+        try:
+            access = await self._access(request)
+        except GatewayError as err:
+            return _refusal(shape, err)
+        return Response(self._models_list(shape, access), media_type=JSON)
 
     async def model(self, request: Request) -> Response:
-        return self._one(shape_of(request), request.path_params["name"])
+        return await self._one(request, shape_of(request), request.path_params["name"])
 
     async def gemini_model(self, request: Request) -> Response:
-        return self._one("gemini", request.path_params["name"])
+        return await self._one(request, "gemini", request.path_params["name"])
 
-    def _one(self, shape: Shape, name: str) -> Response:
+    async def _one(self, request: Request, shape: Shape, name: str) -> Response:
         name = name.removeprefix("models/") if shape == "gemini" else name
         try:
+            access = await self._access(request)
             model = self.gateway.models.resolve(name)
-        except ModelNotFound as err:
-            dialect, rid = _DIALECTS[shape], request_id()
-            headers = {k.decode(): v.decode() for k, v in dialect.headers(err, rid)}
-            return Response(dialect.render(err, rid), status_code=err.status, headers=headers)
+            check_model(access or OPEN, model, name)
+        except GatewayError as err:
+            return _refusal(shape, err)
         return Response(orjson.dumps(model_object(shape, name, model)), media_type=JSON)
 
     async def root(self, request: Request) -> Response:
@@ -104,8 +132,8 @@ class Info:
         return Response(orjson.dumps(body), media_type=JSON)
 
     async def healthz(self, request: Request) -> Response:
-        """200 when the database answers, its writes succeed and the usage queue keeps up; else 503 with the
-        reasons (README "Hardening")."""
+        """200 when the database answers, its writes succeed and the usage queue keeps up (and Redis answers, when
+        calls cannot be made without it); else 503 with the reasons (README "Hardening")."""
         gw = self.gateway
         health, settler = gw.health, gw.settler
         db_ok, write_problem = await health.check()
@@ -114,12 +142,15 @@ class Info:
             reasons.append(write_problem)
         if backlog := settler.backing_up(health.window):
             reasons.append(backlog)
+        redis = await gw.limiter.health()  # "disabled" without storage.redis_url
+        if redis == "down" and gw.config.limits.on_backend_error == "closed":
+            reasons.append("Redis does not answer and limits.on_backend_error is closed: rate-limited calls get 503")
         body: dict[str, object] = {
             "status": "unavailable" if reasons else "ok",
             "db": "ok" if db_ok else "down",
             "writes": "failing" if write_problem else "ok",
             "usage_queue": {"depth": settler.depth, "capacity": settler.capacity},
-            "redis": "disabled" if not gw.config.storage.redis_url else "unchecked",
+            "redis": redis,
         }
         if reasons:
             body["reason"] = "; ".join(reasons)
@@ -128,3 +159,9 @@ class Info:
     async def metrics(self, request: Request) -> Response:
         body, content_type = exposition()
         return Response(body, media_type=content_type)
+
+
+def _refusal(shape: Shape, err: GatewayError) -> Response:
+    dialect, rid = _DIALECTS[shape], request_id()
+    headers = {k.decode(): v.decode() for k, v in dialect.headers(err, rid)}
+    return Response(dialect.render(err, rid), status_code=err.status, headers=headers)

@@ -71,9 +71,10 @@ def merged(base: Limits, own: Mapping[str, int | None] | None) -> Limits:
 
 
 class KeyAccess:
-    """What one key may do, as its tier and its own settings say."""
+    """What one key may do, as its tier and its own settings say. A key's own model list narrows its tier's (a
+    model must be in both); its own limits replace its tier's, one by one."""
 
-    __slots__ = ("_ips", "expires_at", "limits", "models", "networks", "tier", "unknown_tier")
+    __slots__ = ("_ips", "expires_at", "limits", "models", "networks", "own_models", "tier", "unknown_tier")
 
     def __init__(
         self,
@@ -87,14 +88,21 @@ class KeyAccess:
     ) -> None:
         self.tier = tier
         self.limits = tier.limits if limits is None else limits
-        self.models = models if models is not None else tier.models  # None: every model
+        self.models = tier.models  # None: every model
+        self.own_models = models  # None: no list of its own
         self.networks = networks  # None: any address
         self.expires_at = expires_at  # Unix ms; None: never
         self.unknown_tier = unknown_tier  # the key names a tier the configuration no longer has
         self._ips: dict[str, bool] = {}
 
+    @property
+    def restricts_models(self) -> bool:
+        return self.models is not None or self.own_models is not None
+
     def allows_model(self, model_id: str, aliases: Sequence[str] = ()) -> bool:
-        return self.models is None or self.models.allows(model_id, aliases)
+        return (self.models is None or self.models.allows(model_id, aliases)) and (
+            self.own_models is None or self.own_models.allows(model_id, aliases)
+        )
 
     def allows_ip(self, ip: str | None) -> bool:
         """Whether a call may come from `ip` (None: the server gave no address; refused by an allow-list)."""

@@ -14,6 +14,7 @@ from weir.errors import InsufficientBalance, ModelDisabled, ModelNotAllowed, Rat
 from weir.limits.base import UNLIMITED, Limiter
 from weir.limits.decision import refusal
 from weir.limits.headers import render
+from weir.pipeline.access import KeyAccess
 from weir.pipeline.authenticate import Principal
 from weir.pipeline.call import Call
 from weir.pipeline.route import ResolvedModel
@@ -22,14 +23,14 @@ MAX_TRACKED_KEYS = 100_000
 MODELS_HINT = "GET /v1/models lists the models this key may use."
 
 
-def check_model(principal: Principal, model: ResolvedModel, name: str) -> None:
+def check_model(access: KeyAccess, model: ResolvedModel, name: str) -> None:
     """403 when the key may not call the model (its tier's models, or its own list), or the model is disabled."""
-    access = principal.access
-    if access.models is not None and not access.allows_model(model.id, model.aliases):
-        if access.models is access.tier.models:
+    if access.restricts_models and not access.allows_model(model.id, model.aliases):
+        tier = access.models
+        if tier is not None and not tier.allows(model.id, model.aliases):
             why = f"is not included in this key's tier {access.tier.name!r}"
         else:
-            why = "is not in this key's model list"
+            why = "is not in this key's own model list"
         raise ModelNotAllowed(f"The model {name!r} {why}. {MODELS_HINT}", param="model")
     if model.disabled is not None:
         reason = f" ({model.disabled})" if model.disabled else ""

@@ -63,7 +63,7 @@ class Exchange:
         """Resolve a call to the model named `name`, check that the key may call it, find its candidate routes.
         Raises GatewayError. (Its rate limits and wallet are checked when it runs.)"""
         model = self.models.resolve(name)
-        check_model(principal, model, name)
+        check_model(principal.access, model, name)
         routes, key = self.router.candidates(model, session)
         return Call(request_id, principal, model, routes[0], stream, name, ip, family), routes, key
 

@@ -28,7 +28,7 @@ class Service:
         self.config = config
         self._pepper: bytes | None = None
         self.accounts = Accounts(store)
-        self.keys = Keys(store, self.pepper)
+        self.keys = Keys(store, self.pepper, config)
         self.usage = Usage(store)
         self.catalog = Catalog(store, config)
 

@@ -1,19 +1,20 @@
-"""The catalog: models as configured (with the prices they are billed at) and providers, with the operator's
-pause and what every worker sees of their routes' breakers and their keys.
+"""The catalog: models as configured (with the prices they are billed at, and whether the operator disabled them),
+tiers, and providers, with the operator's pause and what every worker sees of their routes' breakers and their
+keys.
 
-A pause is kept in the store; every worker and replica applies it within `auth.key_cache_ttl_seconds`
-(weir.upstreams.sync), and publishes its health there as often."""
+A pause and a disabled model are kept in the store; every worker and replica applies them within
+`auth.key_cache_ttl_seconds` (weir.upstreams.sync), and publishes its health there as often."""
 
 from __future__ import annotations
 
 import msgspec
 import orjson
 
-from weir.config import Config, Model, Provider
+from weir.config import Config, Model, Provider, Tier
 from weir.service.errors import Invalid, NotFound
 from weir.store._common import now_ms
 from weir.store.base import Store
-from weir.store.records import ProviderHealth, ProviderState
+from weir.store.records import ModelState, ProviderHealth, ProviderState
 
 MAX_REASON = 500
 
@@ -29,6 +30,15 @@ class ProviderView(msgspec.Struct, frozen=True):
     provider: Provider
     state: ProviderState | None  # None: never paused or resumed
     workers: list[WorkerHealth]  # those that published within the health window
+
+
+class ModelView(msgspec.Struct, frozen=True):
+    model: Model
+    disabled: bool
+    reason: str | None  # why, when disabled ("disabled in the configuration" for enabled = false)
+
+
+CONFIG_DISABLED = "disabled in the configuration (enabled = false)"
 
 
 class Catalog:
@@ -48,6 +58,37 @@ class Catalog:
             if name == model.id or name in model.aliases:
                 return model
         raise NotFound(f"no model named {name!r}", code="model_not_found")
+
+    def tiers(self) -> list[Tier]:
+        return list(self._config.tiers)
+
+    async def model_views(self) -> list[ModelView]:
+        """Every configured model with its state: enabled, or disabled (by the configuration or the operator)."""
+        states = {s.id: s for s in await self._store.list_model_states()}
+        return [_model_view(m, states.get(m.id)) for m in self._config.models]
+
+    async def model_view(self, name: str) -> ModelView:
+        model = self.model(name)
+        return next(view for view in await self.model_views() if view.model.id == model.id)
+
+    async def disable_model(self, name: str, reason: str | None = None) -> ModelView:
+        """Refuse every call to the model (403 model_disabled, with `reason`) on every worker and replica."""
+        model = self.model(name)
+        if reason is not None and len(reason) > MAX_REASON:
+            raise Invalid("reason", f"must be at most {MAX_REASON} characters, got {len(reason)}")
+        await self._store.set_model_disabled(model.id, True, reason)
+        return await self.model_view(model.id)
+
+    async def enable_model(self, name: str) -> ModelView:
+        model = self.model(name)
+        if not model.enabled:
+            raise Invalid(
+                "model",
+                f"{model.id!r} is {CONFIG_DISABLED}; set enabled = true there and restart",
+                code="model_disabled",
+            )
+        await self._store.set_model_disabled(model.id, False)
+        return await self.model_view(model.id)
 
     def _provider(self, name: str) -> Provider:
         provider = self._providers.get(name)
@@ -89,3 +130,11 @@ def _view(provider: Provider, state: ProviderState | None, health: list[Provider
             continue
         workers.append(WorkerHealth(row.worker, row.updated_at, published.get("routes", []), published.get("keys", [])))
     return ProviderView(provider, state, workers)
+
+
+def _model_view(model: Model, state: ModelState | None) -> ModelView:
+    if not model.enabled:
+        return ModelView(model, True, CONFIG_DISABLED)
+    if state is not None and state.disabled:
+        return ModelView(model, True, state.reason)
+    return ModelView(model, False, None)

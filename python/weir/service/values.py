@@ -65,3 +65,26 @@ def status_range(value: str, param: str = "status") -> tuple[int, int]:
     if text.isdigit() and 100 <= int(text) <= 599:
         return int(text), int(text)
     raise Invalid(param, f"expected a status (200), a class (4xx), ok or error; got {value!r}")
+
+
+_SPAN = re.compile(r"^(\d+)\s*([smhdw])$")
+_SPAN_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+
+
+def expiry(value: str, param: str, now_ms: int) -> int | None:
+    """When a key expires: `never` (None), a span from now (`30d`, `12h`, `90m`, `2w`), epoch milliseconds, or an
+    ISO 8601 time."""
+    text = value.strip().lower()
+    if text == "never":
+        return None
+    if match := _SPAN.match(text):
+        return now_ms + int(match.group(1)) * _SPAN_MS[match.group(2)]
+    try:
+        return time_ms(value, param)
+    except Invalid:
+        raise Invalid(param, f"{value!r} is not never, a span (30d, 12h), epoch milliseconds or an ISO 8601 time") from None
+
+
+def items(value: str) -> list[str]:
+    """A comma-separated list, without blanks."""
+    return [item.strip() for item in value.split(",") if item.strip()]

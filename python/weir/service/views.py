@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from weir.billing.meter import microcents_to_usd
-from weir.config import Model, Price
+from weir.config import Model, Price, Tier
+from weir.config.validate import TIER_LIMITS
 from weir.redact import redact_url
-from weir.service.catalog import ProviderView
+from weir.service.catalog import ModelView, ProviderView
 from weir.store.records import Account, ApiKey, LedgerEntry, TopUp, UsageGroup, UsageRecord
 
 _MICROCENTS_PER_USD = 100_000_000
@@ -28,6 +29,8 @@ def account_json(account: Account) -> dict[str, Any]:
         "balance_microcents": account.balance_microcents,
         "balance_usd": usd_text(account.balance_microcents),
         "disabled": account.disabled,
+        "rate_multiplier": account.rate_multiplier_ppm / 1_000_000,
+        "allowed_tiers": account.allowed_tiers or [],
         "created_at": account.created_at,
     }
 
@@ -40,6 +43,14 @@ def key_json(key: ApiKey) -> dict[str, Any]:
         "created_at": key.created_at,
         "revoked_at": key.revoked_at,
         "last_used_at": key.last_used_at,
+        "tier": key.tier,  # null: auth.default_tier
+        "limits": key.limits or {},  # its own, over its tier's
+        "models": key.models,  # null: its tier's; a list narrows them
+        "ip_allow": key.ip_allow,  # null: any address
+        "expires_at": key.expires_at,
+        "max_price_microcents": key.max_price_microcents,
+        "spend_limit_microcents": key.spend_limit_microcents,
+        "spend_period": key.spend_period,
     }
 
 
@@ -115,9 +126,9 @@ def _media_prices(price: Price) -> dict[str, float]:
     return {unit: value for unit, value in units.items() if value}
 
 
-def model_json(model: Model) -> dict[str, Any]:
+def model_json(model: Model, view: ModelView | None = None) -> dict[str, Any]:
     """A configured model with the prices it is billed at: cached_input and cache_write resolved (to the input
-    price when not configured), media prices only where set."""
+    price when not configured), media prices only where set; with its state when `view` is given."""
     p = model.price
     tokens = {
         "input": p.input,
@@ -129,7 +140,22 @@ def model_json(model: Model) -> dict[str, Any]:
     if media := _media_prices(p):
         row["price_usd_per_unit"] = media  # image: per image; character: per 1M characters; second: per second
     row["routes"] = [{"provider": r.provider, "model": r.model} for r in model.routes]
+    if view is not None:
+        row["disabled"] = view.disabled
+        row["disabled_reason"] = view.reason
     return row
+
+
+def tier_json(tier: Tier) -> dict[str, Any]:
+    """A tier as configured: its limits (absent: unlimited), its models (null: every model), its price multiplier."""
+    limits = {name: getattr(tier, name) for name in TIER_LIMITS if getattr(tier, name) is not None}
+    return {
+        "name": tier.name,
+        "description": tier.description,
+        "models": tier.models,
+        "limits": limits,
+        "price_multiplier": tier.price_multiplier,
+    }
 
 
 BREAKER_ORDER = {"closed": 0, "half_open": 1, "open": 2}
