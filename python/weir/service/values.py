@@ -82,7 +82,8 @@ def expiry(value: str, param: str, now_ms: int) -> int | None:
     try:
         return time_ms(value, param)
     except Invalid:
-        raise Invalid(param, f"{value!r} is not never, a span (30d, 12h), epoch milliseconds or an ISO 8601 time") from None
+        expected = "never, a span (30d, 12h), epoch milliseconds or an ISO 8601 time"
+        raise Invalid(param, f"{value!r} is not {expected}") from None
 
 
 def items(value: str) -> list[str]:
