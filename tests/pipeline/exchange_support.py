@@ -16,6 +16,8 @@ from weir.billing.wallets import Wallets
 from weir.config import parse_config
 from weir.dialects.registry import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from weir.errors import GatewayError
+from weir.limits.base import Limiter
+from weir.pipeline.admit import Admission
 from weir.pipeline.authenticate import Principal
 from weir.pipeline.exchange import Exchange
 from weir.pipeline.inbound import Parsed
@@ -114,6 +116,8 @@ class World:
         routing: str = "",
         providers: str = "",
         seed: int = 1,
+        limiter: Limiter | None = None,
+        principal: Principal = PRINCIPAL,
     ) -> None:
         keys = keys or {}
         dialects = dialects or {}
@@ -138,8 +142,15 @@ class World:
         self.clock = Clock()
         self.router = Router(config.routing, clock=self.clock, rng=random.Random(seed))
         self.settler = Records()
+        self.wallets = Wallets()
+        self.principal = principal
         self.exchange = Exchange(
-            models=table, router=self.router, wallets=Wallets(), settler=self.settler, server=config.server
+            models=table,
+            router=self.router,
+            wallets=self.wallets,
+            settler=self.settler,
+            server=config.server,
+            admission=Admission(limiter, self.wallets),
         )
 
     def calls(self, provider: str) -> int:
@@ -172,7 +183,7 @@ class World:
 
         endpoint = _Endpoint(client)
         try:
-            await self.exchange.serve(endpoint, PRINCIPAL, parsed, "req1", receive, send)  # type: ignore[arg-type]
+            await self.exchange.serve(endpoint, self.principal, parsed, "req1", receive, send)  # type: ignore[arg-type]
         except GatewayError as err:
             return Outcome(err.status, b"", err, messages)
         status = next(m["status"] for m in messages if m["type"] == "http.response.start")

@@ -36,6 +36,8 @@ TOOL_CALLS = [
 ]
 
 _seen: list[dict[str, Any]] = []
+# mock-hold-<ms>[-<name>]: calls of that model in flight now, and the most ever at once (GET /_mock/holds)
+_holds: dict[str, list[int]] = {}
 
 
 def record(request: Request, body: Any) -> None:
@@ -59,6 +61,14 @@ async def chat(request: Request) -> Response:
         return Response(orjson.dumps(error), status_code=400, media_type="application/json")
     if model == "mock-slow":
         await asyncio.sleep(5)
+    if model.startswith("mock-hold-"):  # answers normally after holding the call <ms> milliseconds
+        counts = _holds.setdefault(model, [0, 0])
+        counts[0] += 1
+        counts[1] = max(counts[1], counts[0])
+        try:
+            await asyncio.sleep(int(model.split("-")[2]) / 1000)
+        finally:
+            counts[0] -= 1
     base = {
         "id": "chatcmpl-mock1",
         "created": int(time.time()),
@@ -129,6 +139,12 @@ async def _stream(base: dict[str, Any], tools: bool, include_usage: bool, cut: b
     yield b"data: [DONE]\n\n"
 
 
+async def holds(request: Request) -> Response:
+    return Response(
+        orjson.dumps({m: {"now": c[0], "peak": c[1]} for m, c in _holds.items()}), media_type="application/json"
+    )
+
+
 async def requests_seen(request: Request) -> Response:
     if request.method == "DELETE":
         _seen.clear()
@@ -190,5 +206,6 @@ app = Starlette(
         *_responses_and_gemini_routes(),
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/_mock/requests", requests_seen, methods=["GET", "DELETE"]),
+        Route("/_mock/holds", holds, methods=["GET"]),
     ]
 )

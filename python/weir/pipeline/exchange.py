@@ -17,7 +17,7 @@ from weir.billing.wallets import Wallets
 from weir.canonical.request import Request
 from weir.config import Server
 from weir.errors import ClientGone, GatewayError
-from weir.limits.headers import Family
+from weir.limits.headers import FAMILIES, Family
 from weir.pipeline.admit import Admission, check_model
 from weir.pipeline.attempt import Leg, MakeLeg, open_first, timed_out
 from weir.pipeline.authenticate import Principal
@@ -95,13 +95,21 @@ class Exchange:
         return leg_for
 
     async def serve(
-        self, endpoint: Endpoint, principal: Principal, parsed: Parsed, request_id: str, receive: Receive, send: Send
+        self,
+        endpoint: Endpoint,
+        principal: Principal,
+        parsed: Parsed,
+        request_id: str,
+        receive: Receive,
+        send: Send,
+        ip: str | None = None,
     ) -> int:
         """A chat, messages, responses or Gemini call, end to end; the status the client got. (The endpoints make
         the same three steps themselves, so that no frame of this one stays in the chain of awaits.)"""
         if parsed.prepare:
             parsed = await endpoint.prepare(parsed, principal.account_id)
-        call, routes, key = self.begin(principal, parsed.model, request_id, parsed.stream, parsed.session)
+        family = FAMILIES[endpoint.dialect.name]
+        call, routes, key = self.begin(principal, parsed.model, request_id, parsed.stream, parsed.session, ip, family)
         await self.run(
             call, routes, self.legs(endpoint, call, parsed), receive, send, preferred_key=key, session=parsed.session
         )

@@ -8,6 +8,7 @@ own status string (`GatewayError.type` and `.code`); any other is given the one 
 from __future__ import annotations
 
 import msgspec
+from msgspec import UNSET
 
 from weir.dialects.gemini import schema as s
 from weir.errors import GatewayError
@@ -46,13 +47,30 @@ def rpc_status(status: int, kind: str | None = None) -> str:
     return "INVALID_ARGUMENT" if 400 <= status < 500 else "INTERNAL"
 
 
-def body(status: int, kind: str | None, message: str) -> bytes:
-    detail = s.ErrorDetail(code=status, message=message, status=rpc_status(status, kind))
+RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
+
+
+def body(status: int, kind: str | None, message: str, details: list[dict[str, object]] | None = None) -> bytes:
+    detail = s.ErrorDetail(code=status, message=message, status=rpc_status(status, kind), details=details or UNSET)
     return s.encode(s.ErrorBody(error=detail))
 
 
 def render(err: GatewayError) -> bytes:
-    return body(err.status, err.type, err.message)
+    return body(err.status, err.type, err.message, _details(err))
+
+
+def _details(err: GatewayError) -> list[dict[str, object]] | None:
+    """What Google sends with a 429, as Gemini CLI reads it (packages/core/src/utils/googleQuotaErrors.ts): the
+    wait as RetryInfo, and, for a daily limit, a QuotaFailure whose quotaId says PerDay so that it stops retrying."""
+    if err.status != 429 or err.retry_after is None:
+        return None
+    details: list[dict[str, object]] = [{"@type": RETRY_INFO, "retryDelay": f"{max(1, err.retry_after)}s"}]
+    limit = getattr(err, "limit", None)
+    if isinstance(limit, str):
+        quota = "".join(word.capitalize() for word in limit.split("_"))  # RequestsPerDay, TokensPerMinute
+        details.append({"@type": QUOTA_FAILURE, "violations": [{"quotaId": quota, "description": err.message}]})
+    return details
 
 
 def headers(err: GatewayError, request_id: str) -> list[tuple[bytes, bytes]]:

@@ -141,6 +141,7 @@ class ErrorDetail(Struct):
     code: int = 500
     message: str = ""
     status: str = ""
+    details: list[dict[str, object]] | UnsetType = UNSET  # google.rpc details: RetryInfo, QuotaFailure
 
 
 class GenerateContentResponse(Struct, rename="camel"):
