@@ -5,12 +5,13 @@ tier, disabled models, IP allow-lists and max_ips behind a proxy, expiry, and pe
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anthropic
@@ -64,22 +65,34 @@ MODELS = [  # (id, provider, upstream model, extra)
 @dataclass
 class Gate:
     weir: Weir
+    clients: list[openai.OpenAI | anthropic.Anthropic | genai.Client] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close every SDK client a test made, so that none leaves a socket for the garbage collector."""
+        while self.clients:
+            self.clients.pop().close()
 
     def key(self, account: str, *flags: str) -> str:
         self.weir.cli("accounts", "create", account, "--balance-usd", "5")
         return self.weir.cli("keys", "create", "--account", account, *flags).stdout.strip().splitlines()[-1]
 
     def openai(self, key: str, retries: int = 0, **headers: str) -> openai.OpenAI:
-        return openai.OpenAI(
+        client = openai.OpenAI(
             base_url=f"{self.weir.url}/v1", api_key=key, max_retries=retries, timeout=20, default_headers=headers
         )
+        self.clients.append(client)
+        return client
 
     def anthropic(self, key: str) -> anthropic.Anthropic:
-        return anthropic.Anthropic(base_url=self.weir.url, api_key=key, max_retries=0, timeout=20)
+        client = anthropic.Anthropic(base_url=self.weir.url, api_key=key, max_retries=0, timeout=20)
+        self.clients.append(client)
+        return client
 
     def genai(self, key: str) -> genai.Client:
         options = types.HttpOptions(base_url=self.weir.url, retry_options=types.HttpRetryOptions(attempts=1))
-        return genai.Client(api_key=key, http_options=options)
+        client = genai.Client(api_key=key, http_options=options)
+        self.clients.append(client)
+        return client
 
     def chat(self, key: str, model: str = "gpt-test", **headers: str) -> httpx.Response:
         return httpx.post(
@@ -141,6 +154,15 @@ api_keys = ["{PROVIDER_KEY}"]
     wait_http(f"{url}/healthz", proc, log)
     yield Gate(Weir(url, config, {}, mock_upstream))
     assert stop(proc) == 0, log.read_text()[-4000:]
+
+
+@pytest.fixture(autouse=True)
+def close_clients(gate: Gate) -> Iterator[None]:
+    """Close the test's clients and collect its garbage (an SDK error's traceback keeps a client in a cycle), so
+    that a socket left open fails the test that left it rather than a later one."""
+    yield
+    gate.close()
+    gc.collect()
 
 
 def settle_cache() -> None:

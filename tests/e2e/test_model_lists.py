@@ -20,26 +20,26 @@ def key(weir: Weir) -> str:
 
 
 def test_openai_sdk_lists_and_retrieves(weir: Weir, key: str) -> None:
-    client = openai.OpenAI(base_url=f"{weir.url}/v1", api_key=key, max_retries=0)
-    listed = [m.id for m in client.models.list()]
-    assert set(NAMES) <= set(listed)
-    assert client.models.retrieve("claude-sonnet-test").id == "claude-sonnet-test"
-    with pytest.raises(openai.NotFoundError):
-        client.models.retrieve("no-such-model")
+    with openai.OpenAI(base_url=f"{weir.url}/v1", api_key=key, max_retries=0) as client:
+        listed = [m.id for m in client.models.list()]
+        assert set(NAMES) <= set(listed)
+        assert client.models.retrieve("claude-sonnet-test").id == "claude-sonnet-test"
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve("no-such-model")
 
 
 def test_anthropic_sdk_lists_and_retrieves(weir: Weir, key: str) -> None:
-    client = anthropic.Anthropic(base_url=weir.url, api_key=key, max_retries=0)
-    page = client.models.list()
-    listed = [m.id for m in page.data]
-    assert set(NAMES) <= set(listed)
-    assert all(m.type == "model" and m.display_name for m in page.data)
-    assert page.has_more is False
-    one = client.models.retrieve("claude-test")
-    assert (one.id, one.type) == ("claude-test", "model")
-    with pytest.raises(anthropic.NotFoundError) as caught:
-        client.models.retrieve("no-such-model")
-    assert caught.value.body["error"]["type"] == "not_found_error"  # type: ignore[index,call-overload]
+    with anthropic.Anthropic(base_url=weir.url, api_key=key, max_retries=0) as client:
+        page = client.models.list()
+        listed = [m.id for m in page.data]
+        assert set(NAMES) <= set(listed)
+        assert all(m.type == "model" and m.display_name for m in page.data)
+        assert page.has_more is False
+        one = client.models.retrieve("claude-test")
+        assert (one.id, one.type) == ("claude-test", "model")
+        with pytest.raises(anthropic.NotFoundError) as caught:
+            client.models.retrieve("no-such-model")
+        assert caught.value.body["error"]["type"] == "not_found_error"  # type: ignore[index,call-overload]
 
 
 def test_gemini_shape_on_v1_for_google_clients(weir: Weir, key: str) -> None:
