@@ -9,6 +9,9 @@ where the checkout has none.
 
     .venv/bin/python bench/micro/exchange.py                       # unary and stream, ~30 s
     .venv/bin/python bench/micro/exchange.py --base /work/wt-base  # and the same for another checkout
+
+`WEIR_BENCH_EXCHANGE_TOML` holds more configuration after [auth] (a tier with limits, say: `default_tier = "t"` and
+its [[tiers]] table).
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ data_dir = "{data}"
 url = "sqlite://{data}/weir.db"
 [auth]
 pepper = "{PEPPER}"
+{os.environ.get("WEIR_BENCH_EXCHANGE_TOML", "")}
 [[providers]]
 name = "mock"
 dialect = "openai"

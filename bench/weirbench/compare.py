@@ -52,6 +52,8 @@ from weirbench.targets import (
     Target,
     Weir,
     WeirBase,
+    WeirLimits,
+    WeirRedis,
     bodies,
     check_nonstream,
     check_stream,
@@ -75,7 +77,8 @@ SCENARIOS = {
         Scenario("stream-c64", True, 64),
     ]
 }
-TARGETS = ["direct", "weir", "aiohttp", "litellm", "weir-base"]  # weir-base: see targets.WeirBase
+# weir-base: another build (targets.WeirBase); weir-limits, weir-redis: this build with rate limits on
+TARGETS = ["direct", "weir", "aiohttp", "litellm", "weir-base", "weir-limits", "weir-redis"]
 COST_PER_CALL_MICROCENTS = 4380  # fixture usage 36 in / 64 out at 0.15 / 0.60 USD per 1M tokens
 
 
@@ -259,6 +262,15 @@ def compare_verdicts(results: list[dict], scenarios: list[str]) -> list[Verdict]
         worst = max(got.values())
         detail = ", ".join(f"{s} {r:.3f}x" for s, r in got.items())
         out.append(verdict("CPU/request <= 1.05x weir-base", worst <= 1.05, f"worst {worst:.3f}x ({detail})"))
+    for target, bound in (("weir-limits", 1.05), ("weir-redis", 1.15)):
+        limited = {s: paired_ratio(results, s, target, "weir", "cpu_s_per_1k") for s in scenarios}
+        got = {s: r for s, r in limited.items() if r is not None}
+        if got:
+            worst = max(got.values())
+            detail = ", ".join(f"{s} {r:.3f}x" for s, r in got.items())
+            out.append(
+                verdict(f"CPU/request {target} <= {bound}x weir", worst <= bound, f"worst {worst:.3f}x ({detail})")
+            )
     d = paired_delta(results, "nonstream-c1", "weir", "direct", "p50_ms") if "nonstream-c1" in scenarios else None
     out.append(
         verdict(
@@ -333,8 +345,13 @@ def run(args: argparse.Namespace) -> dict:
                 t.start(logdir)
                 check_nonstream(t, body["nonstream"], exact=True)
                 check_stream(t, body["stream"], exact=False, cost=True)
-            elif name == "weir-base":
-                t = WeirBase(args.proxy_cpu, workdir / "weir-base", nginx_url=mock.url)
+            elif name in ("weir-base", "weir-limits", "weir-redis"):
+                if name == "weir-base":
+                    t = WeirBase(args.proxy_cpu, workdir / name, nginx_url=mock.url)
+                elif name == "weir-limits":
+                    t = WeirLimits(args.proxy_cpu, workdir / name, nginx_url=mock.url)
+                else:
+                    t = WeirRedis(args.proxy_cpu, workdir / name, nginx_url=mock.url, load_cpu=args.load_cpu)
                 live[name] = t
                 t.start(logdir)
                 check_nonstream(t, body["nonstream"], exact=True)

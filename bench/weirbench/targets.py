@@ -32,7 +32,18 @@ from weirbench.procs import free_port, stop_tree, tree, tree_affinity, wait_http
 sys.path.insert(0, str(TRANSPORT))
 from mock_upstream import UPSTREAM_KEY, NginxMock
 
-__all__ = ["UPSTREAM_KEY", "Bare", "Direct", "LiteLLM", "NginxMock", "PacedMock", "Weir", "bodies"]
+__all__ = [
+    "UPSTREAM_KEY",
+    "Bare",
+    "Direct",
+    "LiteLLM",
+    "NginxMock",
+    "PacedMock",
+    "Weir",
+    "WeirLimits",
+    "WeirRedis",
+    "bodies",
+]
 
 PEPPER = "weir-bench-pepper-0123456789abcdef"
 LITELLM_MASTER_KEY = "sk-bench-litellm-master"
@@ -270,6 +281,7 @@ url = "sqlite://{data / "weir.db"}"
 
 [auth]
 pepper = "{PEPPER}"
+{self.extra_toml()}
 """
         for name, base in providers:
             text += f"""
@@ -288,6 +300,10 @@ routes = [{{ provider = "{provider}", model = "gpt-4o-mini" }}]
 """
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config.write_text(text)
+
+    def extra_toml(self) -> str:
+        """More configuration after [auth] (the variants below)."""
+        return ""
 
     def _cli(self, *args: str) -> str:
         env = {k: v for k, v in os.environ.items() if k not in ("WEIR_CONFIG", "WEIR_PORT", "WEIR_HOST")}
@@ -372,6 +388,71 @@ class WeirBase(Weir):
             timeout=10,
         )
         return {"version": version.stdout.strip(), "git": git.stdout.strip(), "exe": self.exe}
+
+
+# Limits no bench load reaches: every check runs on every call, none refuses.
+BENCH_TIER = """default_tier = "bench"
+
+[[tiers]]
+name = "bench"
+requests_per_minute = 100000000
+requests_per_hour = 100000000
+requests_per_day = 100000000
+tokens_per_minute = 100000000000
+tokens_per_day = 100000000000
+max_concurrent = 100000
+max_ips = 1000
+"""
+
+
+class WeirLimits(Weir):
+    """This build with every rate limit of the key's tier on, counted in the process (the embedded default)."""
+
+    name = "weir-limits"
+
+    def extra_toml(self) -> str:
+        """BENCH_TIER, or the text of the file WEIR_BENCH_TIER names (a `default_tier` and its [[tiers]] table)."""
+        path = os.environ.get("WEIR_BENCH_TIER")
+        return Path(path).read_text() if path else BENCH_TIER
+
+
+class WeirRedis(WeirLimits):
+    """This build with the same limits shared through a redis-server of its own (pinned with the load)."""
+
+    name = "weir-redis"
+
+    def __init__(self, cpu: str, workdir: Path, nginx_url: str | None = None, load_cpu: str = "1") -> None:
+        super().__init__(cpu, workdir, nginx_url)
+        self.redis_port = free_port()
+        self.load_cpu = load_cpu
+        self.redis: subprocess.Popen[bytes] | None = None
+
+    def extra_toml(self) -> str:
+        return f'{super().extra_toml()}\n[limits]\non_backend_error = "closed"\n'
+
+    def write_config(self) -> None:
+        super().write_config()
+        text = self.config.read_text().replace(
+            "[storage]\n", f'[storage]\nredis_url = "redis://127.0.0.1:{self.redis_port}/0"\n', 1
+        )
+        self.config.write_text(text)
+
+    def start(self, logdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit("target weir-redis: install redis-server (apt-get install redis-server)")
+        args = ["taskset", "-c", self.load_cpu, binary, "--port", str(self.redis_port), "--bind", "127.0.0.1"]
+        args += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with open(logdir / "redis.log", "wb") as log:
+            self.redis = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        super().start(logdir)  # its /healthz answers once Redis does (limits.on_backend_error = "closed")
+
+    def stop(self) -> None:
+        super().stop()
+        if self.redis is not None:
+            stop_tree(self.redis, signal.SIGTERM, 10)
+            self.redis = None
 
 
 class LiteLLM(Target):

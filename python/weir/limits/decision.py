@@ -50,37 +50,54 @@ def decide(
     the requests in the last minute with the oldest and newest of their times, the hour's and the day's requests,
     the tokens of the last minute with the time of the newest record and the time at which they fall below the
     limit again, and the day's tokens. Nothing is counted when `fail` is not 0.
+
+    On every call's path: each window is a tuple until it is chosen (the tightest request window, the daily one,
+    the tightest token window, the warning), and only those become Windows.
     """
     day_end = (now // DAY_MS + 1) * DAY_MS
-    windows: list[Window] = []
-    tightest: Window | None = None
+    # (name, limit, used, reset ms) of each limited window; the tightest: fewest left, then the later reset
+    requests: tuple[str, int, int, int] | None = None
+    best = (0, 0)
     daily: Window | None = None
+    warning: tuple[str, int, int, int] | None = None
+    windows: list[tuple[str, int, int, int]] = []
     if (limit := limits.requests_per_minute) is not None:
-        windows.append(Window("requests_per_minute", limit, rm_n, rm_new + MINUTE_MS if rm_n else now))
+        windows.append(("requests_per_minute", limit, rm_n, rm_new + MINUTE_MS if rm_n else now))
     if (limit := limits.requests_per_hour) is not None:
-        windows.append(Window("requests_per_hour", limit, hour_n, (now // HOUR_MS + 1) * HOUR_MS))
+        windows.append(("requests_per_hour", limit, hour_n, (now // HOUR_MS + 1) * HOUR_MS))
     if (limit := limits.requests_per_day) is not None:
-        daily = Window("requests_per_day", limit, day_n, day_end)
-        windows.append(daily)
+        daily_window = ("requests_per_day", limit, day_n, day_end)
+        windows.append(daily_window)
+        daily = Window(*daily_window)
     for window in windows:
-        if tightest is None or _tighter(window, tightest):
-            tightest = window
-    tokens: Window | None = None
+        left = window[1] - window[2]
+        rank = (left if left > 0 else 0, -window[3])
+        if requests is None or rank < best:
+            requests, best = window, rank
+    tokens: tuple[str, int, int, int] | None = None
     if (limit := limits.tokens_per_minute) is not None:
-        tokens = Window("tokens_per_minute", limit, tm_sum, tm_new + MINUTE_MS if tm_sum else now)
+        tokens = ("tokens_per_minute", limit, tm_sum, tm_new + MINUTE_MS if tm_sum else now)
         windows.append(tokens)
     if (limit := limits.tokens_per_day) is not None:
-        day_tokens = Window("tokens_per_day", limit, td_sum, day_end)
+        day_tokens = ("tokens_per_day", limit, td_sum, day_end)
         windows.append(day_tokens)
-        if tokens is None or _tighter(day_tokens, tokens):
+        if tokens is None or _rank(day_tokens) < _rank(tokens):
             tokens = day_tokens
-    warning: Window | None = None
     for window in windows:  # the most used, once at least 80% used
-        if window.used * 5 >= window.limit * 4 and (
-            warning is None or window.used * warning.limit > warning.used * window.limit
-        ):
+        used, limit = window[2], window[1]
+        if used * 5 >= limit * 4 and (warning is None or used * warning[1] > warning[2] * limit):
             warning = window
-    decision = Decision(key, limits, now, True, tightest, daily, tokens, warning, lease=lease)
+    decision = Decision(
+        key,
+        limits,
+        now,
+        True,
+        None if requests is None else (daily if requests[0] == "requests_per_day" else Window(*requests)),
+        daily,
+        None if tokens is None else Window(*tokens),
+        None if warning is None else Window(*warning),
+        lease=lease,
+    )
     if fail:
         decision.admitted = False
         decision.lease = None
@@ -101,9 +118,10 @@ def decide(
     return decision
 
 
-def _tighter(a: Window, b: Window) -> bool:
-    """Fewer calls left; on a tie, the one that takes longer to come back."""
-    return a.remaining < b.remaining or (a.remaining == b.remaining and a.reset_ms > b.reset_ms)
+def _rank(window: tuple[str, int, int, int]) -> tuple[int, int]:
+    """Fewer calls left first; on a tie, the one that takes longer to come back."""
+    left = window[1] - window[2]
+    return (left if left > 0 else 0, -window[3])
 
 
 def refusal(decision: Decision, family: Family) -> GatewayError:
