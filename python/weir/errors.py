@@ -63,6 +63,12 @@ class InsufficientBalance(GatewayError):
     code = "insufficient_balance"
 
 
+class MaxPriceExceeded(InsufficientBalance):
+    """The call may cost more than its cap (X-Weir-Max-Price-Microcents, or its key's max_price)."""
+
+    code = "max_price_exceeded"
+
+
 class PermissionDenied(GatewayError):
     status = 403
     type = "permission_error"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from pathlib import Path
 
+from weir.background import stop
+from weir.billing.reservations import Reservations
 from weir.billing.wallets import Wallets
 from weir.config import Config, self_url
 from weir.keys import load_pepper
@@ -65,6 +66,7 @@ class Gateway:
         self._health: WriteHealth | None = None
         self._auth: Authenticator | None = None
         self._settler: Settler | None = None
+        self._reservations: Reservations | None = None
         self._conversations: Conversations | None = None
         self._exchange: Exchange | None = None
         self._sync: ProviderSync | None = None
@@ -108,12 +110,20 @@ class Gateway:
         self._store = store
         self._health = WriteHealth(store)
         self._auth = Authenticator(store, load_pepper(cfg), self.wallets, cfg.auth.key_cache_ttl_seconds, self.tiers)
+        billing = cfg.billing
+        self._reservations = Reservations(
+            store,
+            ttl_seconds=billing.hold_ttl_seconds,
+            slice_calls=billing.slice_calls,
+            idle_seconds=billing.slice_idle_seconds,
+        )
         self._settler = Settler(
             store,
             self.wallets,
             queue_size=cfg.storage.usage_queue_size,
             batch_size=cfg.storage.usage_batch_size,
             health=self._health,
+            holder=self._reservations.holder,
         )
         self._settler.start()
         self._exchange = Exchange(
@@ -122,9 +132,10 @@ class Gateway:
             wallets=self.wallets,
             settler=self._settler,
             server=cfg.server,
-            admission=Admission(self.limiter, self.wallets),
+            admission=Admission(self.limiter, self.wallets, self._reservations),
         )
         self.limiter.start()
+        self._reservations.start()
         self._conversations = Conversations(store, retention_days=cfg.storage.response_retention_days)
         self._conversations.start()
         routes = [(r.upstream.name, m.id, r.breaker) for m in self.models.models for r in m.routes]
@@ -140,16 +151,16 @@ class Gateway:
         tune_gc()
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        flusher, self._flusher = self._flusher, None
+        await stop(flusher)
         if self._sync is not None:
             await self._sync.close()
         if self._conversations is not None:
             await self._conversations.close()
         if self._settler is not None:
             await self._settler.close()
+        if self._reservations is not None:
+            await self._reservations.close()  # after the last usage commit: what is left of each slice goes back
         await self.limiter.close()
         flush_all()
         for upstream in self.upstreams.values():

@@ -89,3 +89,26 @@ def test_media_cost_matches_decimal_arithmetic(
     want = int((usd * 100_000_000).to_integral_value(rounding=ROUND_CEILING))
     units = Units(images=n_images, characters=n_char, audio_ms=n_ms)
     assert cost_microcents(Usage(input=n_in), price, units) == want
+
+
+multipliers = st.integers(min_value=1, max_value=1_000_000).map(lambda thousandths: thousandths * 1000)
+
+
+@given(prices, prices, counts, counts, multipliers)
+def test_a_multiplied_cost_is_rounded_up_once(
+    p_in: Decimal, p_out: Decimal, n_in: int, n_out: int, multiplier_ppm: int
+) -> None:
+    price = TokenPrice.from_config(Price(input=float(p_in), output=float(p_out)))
+    usd = (n_in * p_in + n_out * p_out) / 1_000_000 * Decimal(multiplier_ppm) / 1_000_000
+    want = int((usd * 100_000_000).to_integral_value(rounding=ROUND_CEILING))
+    assert cost_microcents(Usage(input=n_in, output=n_out), price, multiplier_ppm=multiplier_ppm) == want
+
+
+def test_a_multiplier_of_one_changes_nothing_and_a_fraction_rounds_up_once() -> None:
+    price = TokenPrice.from_config(Price(input=1, output=1))  # 100 microcents a token
+    usage = Usage(input=3, output=4)
+    assert cost_microcents(usage, price, multiplier_ppm=1_000_000) == cost_microcents(usage, price) == 700
+    assert cost_microcents(usage, price, multiplier_ppm=1_250_000) == 875
+    assert (
+        cost_microcents(Usage(input=1), TokenPrice.from_config(Price(input=0.01, output=0)), multiplier_ppm=1_500) == 1
+    )

@@ -22,6 +22,7 @@ from google import genai
 from google.genai import errors, types
 
 from tests.e2e.conftest import PROVIDER_KEY, Weir
+from tests.support import mock_upstream as mock
 from tests.support.mock_upstream import COMPLETION_TOKENS, PROMPT_TOKENS
 from tests.support.processes import free_port, start, stop, wait_http
 
@@ -50,6 +51,10 @@ max_concurrent = 1
 [[tiers]]
 name = "roaming"
 max_ips = 2
+
+[[tiers]]
+name = "double"
+price_multiplier = 2.0
 """
 MODELS = [  # (id, provider, upstream model, extra)
     ("gpt-test", "mock", "mock-model", 'aliases = ["gpt-alias"]'),
@@ -369,3 +374,24 @@ def test_config_with_limits_and_workers_needs_redis(tmp_path: Path) -> None:
     proc = start([sys.executable, "-m", "weir", "serve", "--config", str(config)], tmp_path / "log", {})
     assert proc.wait(30) == 2
     assert "need storage.redis_url" in (tmp_path / "log").read_text()
+
+
+def test_the_account_and_tier_multipliers_price_every_call(gate: Gate) -> None:
+    gate.weir.cli("accounts", "create", "multiplied", "--balance-usd", "5", "--rate-multiplier", "1.5")
+    key = gate.weir.cli("keys", "create", "--account", "multiplied", "--tier", "double").stdout.strip().split()[-1]
+    manager = gate.weir.cli("keys", "create", "--account", "multiplied", "--management").stdout.strip().split()[-1]
+    answer = gate.chat(key)
+    assert answer.status_code == 200
+    usage = mock.PROMPT_TOKENS * 50_000_000 + mock.COMPLETION_TOKENS * 150_000_000  # $0.5 and $1.5 per 1M, scaled
+    assert int(answer.headers["x-weir-cost-microcents"]) == -(-usage * 3 // 1_000_000)  # 1.5 x 2, rounded once
+    rid = answer.headers["x-weir-request-id"]
+    deadline = time.monotonic() + 5
+    while (
+        found := httpx.get(f"{gate.weir.url}/v1/generations/{rid}", headers={"authorization": f"Bearer {manager}"})
+    ).status_code == 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert found.json()["multiplier"] == 3.0
+    assert found.json()["cost_microcents"] == int(answer.headers["x-weir-cost-microcents"])
+    shown = gate.weir.cli("accounts", "update", "multiplied", "--rate-multiplier", "1.2345", check=False)
+    assert shown.returncode == 1 and "--rate-multiplier" in shown.stderr and "3 decimal" in shown.stderr

@@ -1,7 +1,8 @@
 """The scale-out proof: two `weir serve` replicas (one of them with two workers) on one PostgreSQL and one Redis,
 hammered concurrently through both with one key. A key with requests_per_minute = N gets exactly N calls through
-in total, and one with max_concurrent = 3 never has more than 3 in flight; when Redis goes away the replicas admit
-calls unchecked (limits.on_backend_error = "open") and /healthz says so."""
+in total, and one with max_concurrent = 3 never has more than 3 in flight; an account whose balance covers 5
+calls' estimates gets 5 of 50 concurrent calls through, and its books balance afterwards; when Redis goes away the
+replicas admit calls unchecked (limits.on_backend_error = "open") and /healthz says so."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from tests.e2e.conftest import PROVIDER_KEY, Weir, postgres_database
@@ -89,6 +91,11 @@ routes = [{{ provider = "mock", model = "mock-model" }}]
 [[models]]
 id = "scale-held"
 routes = [{{ provider = "mock", model = "{HELD}" }}]
+
+[[models]]
+id = "scale-priced"
+price = {{ input = 1.0, output = 1.0 }}
+routes = [{{ provider = "mock", model = "{HELD}" }}]
 """
     )
 
@@ -127,6 +134,52 @@ def test_max_concurrent_holds_across_replicas(replicas: Replicas) -> None:
     peak = httpx.get(f"{replicas.weir.upstream}/_mock/holds").json()[HELD]["peak"]
     assert peak == 3
     assert replicas.hammer(key, 3, model="scale-held") == Counter({"200": 3})  # every slot was released
+
+
+PER_TOKEN = 100  # microcents: scale-priced costs $1 per 1M tokens, in and out
+MAX_TOKENS = 3000  # more than the mock's usage (1234 in, 567 out), so that every call costs less than its estimate
+
+
+def priced_body(i: int) -> bytes:
+    """Every body of the same length (so every call the same estimate)."""
+    content = f"call {i:02d}"
+    return orjson.dumps(
+        {"model": "scale-priced", "max_tokens": MAX_TOKENS, "messages": [{"role": "user", "content": content}]}
+    )
+
+
+def test_an_account_admits_only_what_its_balance_covers_across_replicas(replicas: Replicas) -> None:
+    estimate = (len(priced_body(0)) + MAX_TOKENS) * PER_TOKEN
+    balance = 6 * estimate - 1  # five estimates, and not quite a sixth
+    key = replicas.weir.new_key("scale-money", f"{balance / 100_000_000:.8f}")
+
+    def one(i: int) -> tuple[int, str, int]:
+        answer = httpx.post(
+            f"{replicas.urls[i % 2]}/v1/chat/completions",
+            headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+            content=priced_body(i),
+            timeout=30,
+        )
+        if answer.status_code == 200:
+            return 200, "", int(answer.headers["x-weir-cost-microcents"])
+        return answer.status_code, answer.json()["error"]["code"], 0
+
+    with ThreadPoolExecutor(25) as pool:  # each admitted call is held for 3 s: all 50 overlap
+        outcomes = list(pool.map(one, range(50)))
+    assert Counter(o[:2] for o in outcomes) == Counter({(200, ""): 5, (402, "insufficient_balance"): 45}), outcomes
+    spent = sum(o[2] for o in outcomes)
+    assert 0 < spent <= 5 * estimate
+    deadline = time.monotonic() + 10
+    while True:  # the usage commits land within a moment of the answers
+        account = orjson.loads(replicas.weir.cli("accounts", "show", "scale-money").stdout)
+        if account["balance_microcents"] == balance - spent or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert account["balance_microcents"] == balance - spent >= 0  # initial - debits = balance, exactly
+    left = (balance - spent) // estimate  # no hold outlived its call: the rest of the money admits again
+    with ThreadPoolExecutor(25) as pool:
+        again = Counter(o[0] for o in pool.map(one, range(left + 5)))
+    assert again == Counter({200: left, 402: 5}), again
 
 
 def test_without_redis_calls_go_through_unchecked(replicas: Replicas) -> None:

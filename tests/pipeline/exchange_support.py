@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from tests.support.transport import Answer, Handler, MemoryTransport
+from weir.billing.reservations import Reservations
 from weir.billing.wallets import Wallets
 from weir.config import parse_config
 from weir.dialects.registry import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
@@ -118,6 +119,7 @@ class World:
         seed: int = 1,
         limiter: Limiter | None = None,
         principal: Principal = PRINCIPAL,
+        reservations: Reservations | None = None,
     ) -> None:
         keys = keys or {}
         dialects = dialects or {}
@@ -150,7 +152,7 @@ class World:
             wallets=self.wallets,
             settler=self.settler,
             server=config.server,
-            admission=Admission(limiter, self.wallets),
+            admission=Admission(limiter, self.wallets, reservations),
         )
 
     def calls(self, provider: str) -> int:
@@ -163,6 +165,7 @@ class World:
         stream: bool = False,
         session: str | None = None,
         client: Dialect = OPENAI_CHAT,
+        max_price: int | None = None,
     ) -> Outcome:
         payload = dict(body or CHAT)
         if stream:
@@ -183,7 +186,15 @@ class World:
 
         endpoint = _Endpoint(client)
         try:
-            await self.exchange.serve(endpoint, self.principal, parsed, "req1", receive, send)  # type: ignore[arg-type]
+            await self.exchange.serve(
+                endpoint,  # type: ignore[arg-type]
+                self.principal,
+                parsed,
+                "req1",
+                receive,  # type: ignore[arg-type]
+                send,  # type: ignore[arg-type]
+                max_price=max_price,
+            )
         except GatewayError as err:
             return Outcome(err.status, b"", err, messages)
         status = next(m["status"] for m in messages if m["type"] == "http.response.start")

@@ -72,11 +72,11 @@ class FlakyStore:
         self.failures = failures
         self.error = error or StoreError("database restarting")
 
-    async def record_usage(self, records: Sequence[UsageRecord]) -> list[Settlement]:
+    async def record_usage(self, records: Sequence[UsageRecord], holder: str | None = None) -> list[Settlement]:
         if self.failures:
             self.failures -= 1
             raise self.error
-        return await self.inner.record_usage(records)
+        return await self.inner.record_usage(records, holder)
 
 
 def gauge(metric: object) -> float:

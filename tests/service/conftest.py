@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from weir.config import Auth, Config, Model, Price, Provider, Route
+from weir.config import Auth, Config, Model, Price, Provider, Route, Tier
 from weir.service import Service
 from weir.store.base import Store
 
@@ -27,6 +27,7 @@ def config() -> Config:
             ),
             Model(id="tts", price=Price(character=15.0), routes=[Route(provider="p2", model="u2")]),
         ],
+        tiers=[Tier(name="free"), Tier(name="pro", price_multiplier=0.8)],
     )
 
 

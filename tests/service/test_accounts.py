@@ -74,3 +74,16 @@ async def test_topups_with_an_idempotency_key(service: Service) -> None:
         ("topup", 1_000, "invoice 7"),
         ("initial", 100, None),
     ]
+
+
+async def test_the_rate_multiplier_and_allowed_tiers(service: Service) -> None:
+    alice = await service.accounts.create("alice")
+    changed = await service.accounts.update(
+        alice.id, AccountUpdate(rate_multiplier_ppm=1_250_000, allowed_tiers=["pro"])
+    )
+    assert (changed.rate_multiplier_ppm, changed.allowed_tiers) == (1_250_000, ["pro"])
+    with pytest.raises(Invalid) as caught:
+        await service.accounts.update(alice.id, AccountUpdate(allowed_tiers=["gold"]))
+    assert caught.value.param == "allowed_tiers[0]" and "no tier named 'gold'" in caught.value.reason
+    cleared = await service.accounts.update(alice.id, AccountUpdate(allowed_tiers=None))
+    assert cleared.allowed_tiers is None and cleared.rate_multiplier_ppm == 1_250_000

@@ -47,3 +47,14 @@ def test_names() -> None:
     for bad, reason in (("", "must not be empty"), ("a\nb", "control characters"), ("x" * 201, "at most 200")):
         with pytest.raises(Invalid, match=reason):
             values.name(bad, "name")
+
+
+def test_multipliers_are_parts_per_million_with_three_decimals_at_most() -> None:
+    assert values.multiplier("1", "m") == 1_000_000
+    assert values.multiplier("0.8", "m") == 800_000
+    assert values.multiplier(1.25, "m") == 1_250_000
+    assert values.multiplier("0.001", "m") == 1_000
+    for bad, reason in (("0", "greater than 0"), ("1001", "at most 1000"), ("1.2345", "3 decimal"), ("x", "not a")):
+        with pytest.raises(Invalid) as caught:
+            values.multiplier(bad, "m")
+        assert reason in caught.value.reason, caught.value.reason

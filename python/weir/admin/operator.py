@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -96,9 +97,9 @@ class Operator:
     async def update_account(self, request: Request) -> Response:
         self._check(request)
         body = await read_json(request, schemas.UpdateAccount)
-        account = await self.service.accounts.update(
-            request.path_params["account_id"], AccountUpdate(disabled=body.disabled)
-        )
+        rate = UNSET if body.rate_multiplier is UNSET else values.multiplier(body.rate_multiplier, "rate_multiplier")
+        changes = AccountUpdate(disabled=body.disabled, rate_multiplier_ppm=rate, allowed_tiers=body.allowed_tiers)
+        account = await self.service.accounts.update(request.path_params["account_id"], changes)
         return json_response(views.account_json(account))
 
     @endpoint

@@ -74,6 +74,13 @@ class Owner:
         return await usage_summary(self.service, account_id, query(request, SUMMARY_PARAMS), ("day", "model", "key"))
 
     @endpoint
+    async def generation(self, request: Request) -> Response:
+        account_id = await self._account_id(request)
+        query(request, ())
+        record = await self.service.usage.generation(account_id, request.path_params["request_id"])
+        return json_response(views.usage_json(record))
+
+    @endpoint
     async def ledger(self, request: Request) -> Response:
         account_id = await self._account_id(request)
         limit, cursor = page_args(query(request, PAGE_PARAMS))

@@ -33,6 +33,7 @@ def admin_routes(gateway: Gateway) -> list[BaseRoute]:
         Route("/v1/account/usage", me.usage, methods=["GET"]),
         Route("/v1/account/usage/summary", me.usage_summary, methods=["GET"]),
         Route("/v1/account/ledger", me.ledger, methods=["GET"]),
+        Route("/v1/generations/{request_id}", me.generation, methods=["GET"]),
         Route("/admin/v1/accounts", op.accounts, methods=["GET"]),
         Route("/admin/v1/accounts", op.create_account, methods=["POST"]),
         Route(account, op.account, methods=["GET"]),

@@ -22,6 +22,7 @@ class KeySettings(Body):
     models: list[str] | None | UnsetType = UNSET
     ip_allow: list[str] | None | UnsetType = UNSET
     expires_at: int | None | UnsetType = UNSET  # Unix epoch milliseconds
+    max_price_microcents: int | None | UnsetType = UNSET  # the most one call may cost
 
     def changes(self, **more: Any) -> KeyUpdate:
         fields = {f: getattr(self, f) for f in KeySettings.__struct_fields__}
@@ -45,6 +46,8 @@ class CreateAccount(Body):
 
 class UpdateAccount(Body):
     disabled: bool | UnsetType = UNSET
+    rate_multiplier: str | float | int | UnsetType = UNSET  # its prices times this (0.8, 1.25; 3 decimals at most)
+    allowed_tiers: list[str] | None | UnsetType = UNSET  # the tiers its owner may give its keys; null: none
 
 
 class TopUp(Body):

@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from weir.admin.tokens import digest
 from weir.cli.key_flags import key_settings
@@ -21,6 +22,11 @@ def cmd_accounts(args: argparse.Namespace, config: Config) -> None:
         accounts = service.accounts
         if args.action == "create":
             account = await accounts.create(args.name, values.usd(args.balance_usd, "balance"))
+            if args.rate_multiplier is not None or args.allowed_tiers is not None:
+                account = await accounts.update(account.id, account_changes(args))
+        elif args.action == "update":
+            found = await accounts.get(args.name)
+            account = await accounts.update(found.id, account_changes(args))
         elif args.action == "show":
             account = await accounts.get(args.name)
         elif args.action in ("disable", "enable"):
@@ -33,6 +39,15 @@ def cmd_accounts(args: argparse.Namespace, config: Config) -> None:
         print_json(views.account_json(account))
 
     service_call(config, run)
+
+
+def account_changes(args: argparse.Namespace) -> AccountUpdate:
+    """--rate-multiplier and --allowed-tiers (`none`: no tiers), each left as it is when not given."""
+    rate = UNSET if args.rate_multiplier is None else values.multiplier(args.rate_multiplier, "--rate-multiplier")
+    tiers: list[str] | None | UnsetType = UNSET
+    if args.allowed_tiers is not None:
+        tiers = None if args.allowed_tiers == "none" else values.items(args.allowed_tiers)
+    return AccountUpdate(rate_multiplier_ppm=rate, allowed_tiers=tiers)
 
 
 def cmd_keys(args: argparse.Namespace, config: Config) -> None:

@@ -20,6 +20,7 @@ FLAGS = {
     "models": "--models",
     "ip_allow": "--ip-allow",
     "expires_at": "--expires",
+    "max_price_microcents": "--max-price-usd",
     **{f"limits.{name}": "--" + name.replace("_", "-") for name in TIER_LIMITS},
 }
 
@@ -30,6 +31,9 @@ def add_key_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--models", help="comma-separated ids, aliases or globs (claude-*) narrowing its tier's")
     group.add_argument("--ip-allow", help="comma-separated CIDRs or addresses it may be used from; none: any")
     group.add_argument("--expires", help="30d, 12h, an ISO 8601 time or epoch ms; never: no expiry")
+    group.add_argument(
+        "--max-price-usd", metavar="USD", help="the most one call may cost (X-Weir-Max-Price-Microcents overrides it)"
+    )
     for name in TIER_LIMITS:
         group.add_argument("--" + name.replace("_", "-"), dest=name, metavar="N", help="its own value over its tier's")
 
@@ -40,6 +44,9 @@ def key_settings(args: argparse.Namespace, current: ApiKey | None) -> KeyUpdate:
     models = UNSET if args.models is None else (None if args.models == CLEAR else values.items(args.models))
     ip_allow = UNSET if args.ip_allow is None else (None if args.ip_allow == CLEAR else values.items(args.ip_allow))
     expires = UNSET if args.expires is None else values.expiry(args.expires, "expires_at", int(time.time() * 1000))
+    max_price: int | None | UnsetType = UNSET
+    if args.max_price_usd is not None:
+        max_price = None if args.max_price_usd == CLEAR else values.usd(args.max_price_usd, "max_price_microcents")
     limits: dict[str, int] | None | UnsetType = UNSET
     given = {name: getattr(args, name) for name in TIER_LIMITS if getattr(args, name) is not None}
     if given:
@@ -52,4 +59,6 @@ def key_settings(args: argparse.Namespace, current: ApiKey | None) -> KeyUpdate:
             else:
                 raise Invalid(f"limits.{name}", f"expected a whole number or {CLEAR}, got {text!r}")
         limits = own or None
-    return KeyUpdate(tier=tier, models=models, ip_allow=ip_allow, expires_at=expires, limits=limits)
+    return KeyUpdate(
+        tier=tier, models=models, ip_allow=ip_allow, expires_at=expires, limits=limits, max_price_microcents=max_price
+    )

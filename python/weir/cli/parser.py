@@ -26,6 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     create = accounts.add_parser("create", parents=[common], help="create an account")
     create.add_argument("name")
     create.add_argument("--balance-usd", default="0")
+    update = accounts.add_parser("update", parents=[common], help="change an account's multiplier or allowed tiers")
+    update.add_argument("name")
+    for one in (create, update):
+        one.add_argument("--rate-multiplier", metavar="X", help="its prices times X (0.8, 1.25; default 1)")
+        one.add_argument(
+            "--allowed-tiers", metavar="A,B", help="the tiers its owner may give its keys; none: only the operator"
+        )
     accounts.add_parser("show", parents=[common], help="show an account as JSON").add_argument("name")
     topup = accounts.add_parser("topup", parents=[common], help="add money to an account")
     topup.add_argument("name")

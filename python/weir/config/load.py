@@ -17,6 +17,7 @@ from weir.config.schema import (
     DEMO_PROVIDER,
     Admin,
     Auth,
+    Billing,
     Config,
     Dialect,
     LimitsOptions,
@@ -40,6 +41,7 @@ _SECTIONS: dict[str, type[msgspec.Struct]] = {
     "admin": Admin,
     "routing": Routing,
     "limits": LimitsOptions,
+    "billing": Billing,
 }
 _LISTS: dict[str, type[msgspec.Struct]] = {"tiers": Tier, "providers": Provider, "models": Model}
 

@@ -130,6 +130,18 @@ class LimitsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     lease_seconds: float = 30.0
 
 
+class Billing(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """[billing]: how admission sets money aside for a call (billing/reservations.py, README "Reservations")."""
+
+    # A process's slice of an account's balance lives this long unless renewed (every third of it): the slices of a
+    # process that died stop counting after this.
+    hold_ttl_seconds: float = 60.0
+    # A rich account's slice grows by this many calls' estimates at a time (one store round trip per that many).
+    slice_calls: int = 50
+    # A slice with no call in flight for this long goes back to the account, for the other processes.
+    slice_idle_seconds: float = 10.0
+
+
 class Tier(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """[[tiers]]: what a key of this tier may use. Every limit is optional (absent: unlimited); docs/limits.md."""
 
@@ -153,6 +165,9 @@ class Model(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     price: Price = msgspec.field(default_factory=Price)
     routes: list[Route]
     max_tokens: int = 4096  # sent to upstreams that require max_tokens (Anthropic) when the client gave none
+    # The most output a call may produce when its client sets no limit: what admission reserves money for (default:
+    # max_tokens). A model's real maximum, for an upstream that is not told max_tokens.
+    max_output_tokens: int | None = None
     token_encoding: Literal["o200k_base", "cl100k_base"] = "o200k_base"  # for local token counts
 
 
@@ -163,6 +178,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     admin: Admin = msgspec.field(default_factory=Admin)
     routing: Routing = msgspec.field(default_factory=Routing)
     limits: LimitsOptions = msgspec.field(default_factory=LimitsOptions)
+    billing: Billing = msgspec.field(default_factory=Billing)
     tiers: list[Tier] = []
     providers: list[Provider] = []
     models: list[Model] = []

@@ -8,7 +8,7 @@ import re
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from weir.config.schema import Admin, Config, LimitsOptions, Model, Provider, Routing, Tier
+from weir.config.schema import Admin, Billing, Config, LimitsOptions, Model, Provider, Routing, Tier
 from weir.redact import redact_url
 
 MIN_ADMIN_TOKEN = 24
@@ -72,6 +72,7 @@ def validate(config: Config) -> list[str]:
     problems.extend(validate_admin(config.admin))
     problems.extend(_validate_routing(config.routing))
     problems.extend(_validate_limits(config.limits))
+    problems.extend(_validate_billing(config.billing))
     problems.extend(_validate_providers(config.providers))
     problems.extend(_validate_models(config.models, {p.name for p in config.providers}))
     problems.extend(_validate_tiers(config))
@@ -127,6 +128,8 @@ def _validate_tiers(config: Config) -> list[str]:
             problems.append(
                 f"{at}.price_multiplier: must be greater than 0 and at most 1000, got {tier.price_multiplier}"
             )
+        elif (Decimal(repr(tier.price_multiplier)) * 1000) % 1:
+            problems.append(f"{at}.price_multiplier: at most 3 decimal places, got {tier.price_multiplier}")
     limited = [t.name for t in config.tiers if any(getattr(t, f) is not None for f in TIER_LIMITS)]
     if limited and config.server.workers > 1 and not config.storage.redis_url:
         problems.append(
@@ -191,6 +194,19 @@ def _validate_limits(options: LimitsOptions) -> list[str]:
     return problems
 
 
+def _validate_billing(billing: Billing) -> list[str]:
+    problems: list[str] = []
+    if not 5 <= billing.hold_ttl_seconds <= 3600:
+        problems.append(f"billing.hold_ttl_seconds: must be between 5 and 3600, got {billing.hold_ttl_seconds}")
+    if isinstance(billing.slice_calls, bool) or not 1 <= billing.slice_calls <= 10_000:
+        problems.append(f"billing.slice_calls: must be a whole number from 1 to 10000, got {billing.slice_calls}")
+    if not 0 < billing.slice_idle_seconds <= 3600:
+        problems.append(
+            f"billing.slice_idle_seconds: must be greater than 0 and at most 3600, got {billing.slice_idle_seconds}"
+        )
+    return problems
+
+
 def _validate_providers(providers: list[Provider]) -> list[str]:
     problems: list[str] = []
     seen: set[str] = set()
@@ -247,6 +263,8 @@ def _validate_models(models: list[Model], providers: set[str]) -> list[str]:
             problems.append(f"{at}.routes: needs at least one route")
         if m.max_tokens < 1:
             problems.append(f"{at}.max_tokens: must be at least 1, got {m.max_tokens}")
+        if m.max_output_tokens is not None and m.max_output_tokens < 1:
+            problems.append(f"{at}.max_output_tokens: must be at least 1, got {m.max_output_tokens}")
         for j, r in enumerate(m.routes):
             if r.provider not in providers:
                 problems.append(f"{at}.routes[{j}].provider: no provider named {r.provider!r}")

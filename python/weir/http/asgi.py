@@ -19,6 +19,8 @@ SESSION_HEADERS = (b"x-weir-session", b"x-claude-code-session-id", b"session_id"
 MAX_SESSION_CHARS = 200
 
 # What the pipeline reads from a request's headers. ASGI servers give header names in lowercase.
+MAX_PRICE_HEADER = b"x-weir-max-price-microcents"  # the client's cap on what one call may cost
+
 INBOUND_HEADERS = frozenset(
     (
         b"authorization",
@@ -28,6 +30,7 @@ INBOUND_HEADERS = frozenset(
         b"content-type",
         b"anthropic-version",
         b"anthropic-beta",
+        MAX_PRICE_HEADER,
         b"x-weir-model",
         *SESSION_HEADERS,
     )
@@ -95,3 +98,17 @@ def session_id(found: Headers) -> str | None:
         if value:
             return value[:MAX_SESSION_CHARS].decode("latin-1")
     return None
+
+
+def max_price(found: Headers) -> int | None:
+    """The client's X-Weir-Max-Price-Microcents: a whole number of microcents (1 USD = 100,000,000), or None."""
+    raw = found.get(MAX_PRICE_HEADER)
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidRequest(
+            "X-Weir-Max-Price-Microcents must be a whole number of microcents (1 USD = 100000000), at most 18 "
+            f"digits; got {raw.decode('latin-1')!r}."
+        )
+    return int(text)

@@ -9,11 +9,12 @@ from typing import Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from weir.billing.estimate import client_output_limit
 from weir.canonical.request import Request
 from weir.dialects.registry import Dialect
 from weir.errors import GatewayError, InvalidRequest
 from weir.gateway import Gateway
-from weir.http.asgi import INBOUND_HEADERS, ClientGone, Headers, headers_of, read_body, request_id
+from weir.http.asgi import INBOUND_HEADERS, ClientGone, Headers, headers_of, max_price, read_body, request_id
 from weir.http.client_ip import ClientIP
 from weir.limits.headers import FAMILIES, Family
 from weir.observability.metrics import RouteCounter
@@ -91,7 +92,16 @@ class Ingress:
             if parsed.prepare:
                 parsed = await self.prepare(parsed, principal.account_id)
             call, routes, key = exchange.begin(
-                principal, parsed.model, rid, parsed.stream, parsed.session, ip, self.family
+                principal,
+                parsed.model,
+                rid,
+                parsed.stream,
+                parsed.session,
+                ip,
+                self.family,
+                size=len(parsed.raw),
+                max_output=client_output_limit(self.dialect.name, parsed.payload),
+                max_price=max_price(found),
             )
             legs = exchange.legs(self, call, parsed)
             await exchange.run(call, routes, legs, receive, send, preferred_key=key, session=parsed.session)

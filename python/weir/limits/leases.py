@@ -9,12 +9,12 @@ releasing it (a bug) leaves `_live` with it (a weak reference) and its slot expi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
 import weakref
 
+from weir.background import stop
 from weir.limits.base import Decision, Limits
 
 log = logging.getLogger("weir.limits")
@@ -41,11 +41,8 @@ class LeaseKeeper:
             self._task = asyncio.get_running_loop().create_task(self._renew_forever(), name="weir-limits-leases")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop(task)
 
     async def release(self, decision: Decision, tokens: int = 0) -> None:
         if decision.released or not decision.admitted:

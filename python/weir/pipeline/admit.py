@@ -1,16 +1,28 @@
 """Admission: what is checked about a call once its key is known and before any upstream is tried, in this order
 after the key's own checks (authenticate: expiry, IP allow-list): the model's access (the key's tier or model
 list) and whether it is disabled, when the model is resolved (`check_model`); then, once the call starts
-(`admit`), the key's rate limits and the account's wallet. Only admitted calls count in the rate limits: a call
-the wallet refuses is checked against them without being counted."""
+(`admit`), the key's rate limits and the account's money (the call's price cap, and the reservation of the most it
+may cost: billing/reservations.py). Only admitted calls count in the rate limits and hold money: a call its money
+refuses is checked against the rate limits without being counted, and a call they refuse gives back its
+reservation."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
+from weir.billing.prices import MICROCENTS_PER_USD
+from weir.billing.reservations import Reservations
 from weir.billing.wallets import Wallets
-from weir.errors import InsufficientBalance, ModelDisabled, ModelNotAllowed, RateLimited
+from weir.errors import (
+    GatewayError,
+    InsufficientBalance,
+    MaxPriceExceeded,
+    ModelDisabled,
+    ModelNotAllowed,
+    RateLimited,
+    ServiceUnavailable,
+)
 from weir.limits.base import UNLIMITED, Limiter
 from weir.limits.decision import refusal
 from weir.limits.headers import render
@@ -18,6 +30,8 @@ from weir.pipeline.access import KeyAccess
 from weir.pipeline.authenticate import Principal
 from weir.pipeline.call import Call
 from weir.pipeline.route import ResolvedModel
+from weir.store.base import StoreError
+from weir.store.records import HoldGrant
 
 MAX_TRACKED_KEYS = 100_000
 MODELS_HINT = "GET /v1/models lists the models this key may use."
@@ -52,32 +66,88 @@ def no_balance(principal: Principal) -> InsufficientBalance:
     )
 
 
+def usd(microcents: int) -> str:
+    """$0.000123 (six decimals: a cheap call's estimate is a fraction of a cent)."""
+    return f"${microcents / MICROCENTS_PER_USD:,.6f}"
+
+
+def over_cap(call: Call) -> MaxPriceExceeded | None:
+    """402 when the call may cost more than its cap: the client's header, else its key's default."""
+    cap = call.max_price if call.max_price is not None else call.principal.max_price
+    if cap is None or call.estimate <= cap:
+        return None
+    source = "X-Weir-Max-Price-Microcents" if call.max_price is not None else "this key's max price"
+    return MaxPriceExceeded(
+        f"This call may cost up to {call.estimate} microcents ({usd(call.estimate)}), more than its cap of {cap} "
+        f"microcents ({usd(cap)}, {source}). Lower max_tokens or shorten the input, or raise the cap."
+    )
+
+
+def short_of(call: Call, grant: HoldGrant) -> InsufficientBalance:
+    principal = call.principal
+    return InsufficientBalance(
+        f"The account {principal.account_name!r} has insufficient balance for this call: its balance is "
+        f"{usd(grant.balance)}, of which {usd(grant.held)} is held for calls in flight, and this call may cost up "
+        f"to {usd(call.estimate)}. Top the account up, or lower max_tokens."
+    )
+
+
 class Admission:
-    def __init__(self, limiter: Limiter | None, wallets: Wallets) -> None:
+    def __init__(self, limiter: Limiter | None, wallets: Wallets, reservations: Reservations | None = None) -> None:
         self.limiter = limiter  # None: no limits anywhere (a gateway without tiers, tests)
         self.wallets = wallets
+        self.reservations = reservations  # None: only an account whose balance is spent is refused (tests)
 
     async def admit(self, call: Call, limited: bool = True) -> None:
-        """The key's rate limits (unless `limited` is False: token counting), then the wallet. Raises the
-        refusal; sets the call's limit headers, and its decision when the call counted (to be released)."""
+        """The money first (the price cap, then the reservation of the call's estimate), then the key's rate limits
+        (unless `limited` is False: a free call, token counting, which needs only a balance above 0). A call that
+        any check refuses counts in no rate limit and holds nothing; a call refused for its rate limits and its
+        money gets the 429. Raises the refusal, with the limit headers; sets the call's limit headers, its
+        decision and its reservation, to be released when it ends."""
         principal = call.principal
-        empty = broke(principal, self.wallets)
+        money: GatewayError | None = None
+        if not limited or self.reservations is None:
+            if broke(principal, self.wallets):
+                money = no_balance(principal)
+        elif (money := over_cap(call)) is None:
+            try:
+                grant = await self.reservations.reserve(principal.account_id, call.estimate)
+            except StoreError as exc:
+                raise ServiceUnavailable("The wallet store is unavailable; try again shortly.") from exc
+            if grant is None:
+                call.reserved = call.estimate
+            else:
+                money = short_of(call, grant)
         limits = principal.access.limits
         limiter = self.limiter
         if limited and limits is not UNLIMITED and limiter is not None:
-            decision = await limiter.admit(principal.key_id, limits, call.client_ip, count=not empty)
+            try:
+                decision = await limiter.admit(principal.key_id, limits, call.client_ip, count=money is None)
+            except BaseException:
+                self.unreserve(call)
+                raise
             if not decision.admitted:
+                self.unreserve(call)
                 raise refusal(decision, call.family)
             call.limit_headers = render(decision, call.family)
-            if not empty:
+            if money is None:
                 call.decision = decision
-        if empty:
-            err = no_balance(principal)
-            err.add_headers(call.limit_headers)
-            raise err
+        if money is not None:
+            money.add_headers(call.limit_headers)
+            raise money
+
+    def unreserve(self, call: Call) -> None:
+        if call.reserved is not None and self.reservations is not None:
+            self.reservations.end(call.principal.account_id, call.reserved, 0)
+            call.reserved = None
 
     async def release(self, call: Call) -> None:
-        """The admitted call is over: free its concurrency slot, count its tokens. Once per call; never raises."""
+        """The call is over: its reservation ends (what its record charges leaves the account's slice), its
+        concurrency slot frees and its tokens count. Once per call; never raises."""
+        reserved = call.reserved
+        if reserved is not None and self.reservations is not None:
+            call.reserved = None
+            await self.reservations.finish(call.principal.account_id, reserved, call.charged)
         decision = call.decision
         if decision is not None and self.limiter is not None:
             call.decision = None

@@ -14,7 +14,7 @@ from weir import keys
 from weir.billing.wallets import Wallets
 from weir.errors import IpNotAllowed, KeyExpired, PermissionDenied, ServiceUnavailable, Unauthorized
 from weir.limits.headers import rfc3339
-from weir.pipeline.access import OPEN, KeyAccess, Tiers
+from weir.pipeline.access import OPEN, PPM, KeyAccess, Tiers
 from weir.store.base import Store, StoreError
 from weir.store.records import KeyKind, KeyLookup
 
@@ -28,6 +28,9 @@ class Principal(msgspec.Struct, frozen=True):
     account_id: int
     account_name: str
     access: KeyAccess = OPEN  # its tier, limits, models, addresses and expiry
+    max_price: int | None = None  # the key's default cap on what one call may cost (microcents)
+    # its prices' multiplier, parts per million: the account's rate_multiplier times its tier's price_multiplier
+    multiplier_ppm: int = PPM
 
 
 def check_key(principal: Principal, ip: str | None) -> Principal:
@@ -117,7 +120,11 @@ class Authenticator:
                 "key a tier that exists (weir keys update KEY_ID --tier NAME).",
                 code="tier_not_found",
             )
-        return Principal(lookup.key.id, lookup.key.kind, lookup.key.account_id, lookup.account_name, access)
+        key = lookup.key
+        multiplier = -(-lookup.rate_multiplier_ppm * access.tier.price_multiplier_ppm // PPM)  # exact: 3 decimals each
+        return Principal(
+            key.id, key.kind, key.account_id, lookup.account_name, access, key.max_price_microcents, multiplier
+        )
 
     async def _lookup(self, key_id: str) -> KeyLookup | None:
         now = time.monotonic()

@@ -21,15 +21,19 @@ class Call:
         "_priced",
         "answering",
         "attempts",
+        "charged",
         "client_ip",
         "decision",
+        "estimate",
         "expired",
         "family",
         "limit_headers",
+        "max_price",
         "model",
         "principal",
         "request_id",
         "requested_model",
+        "reserved",
         "route",
         "started",
         "status",
@@ -75,6 +79,10 @@ class Call:
         self.family = family  # whose rate-limit headers the answer carries: the client's dialect's
         self.decision: Decision | None = None  # the rate limits' admission, released when the call ends
         self.limit_headers: list[tuple[bytes, bytes]] = NO_HEADERS  # the key's rate-limit headers, for every answer
+        self.estimate = 1  # the most the call may cost (microcents; billing/estimate.py): what admission reserves
+        self.max_price: int | None = None  # the client's cap on it (X-Weir-Max-Price-Microcents)
+        self.reserved: int | None = None  # what admission set aside for it, until it ends
+        self.charged = 0  # what its usage record charges, once settled
 
     def time_limit(self) -> float:
         """The longest this call may run: its provider's max_stream_seconds or request_timeout_seconds."""
@@ -93,7 +101,7 @@ class Call:
         usage, units = self.usage, self.units
         if priced is not None and priced[0] is usage and priced[1] is units:
             return priced[2]
-        cost = cost_microcents(usage, self.model.price, units)
+        cost = cost_microcents(usage, self.model.price, units, self.principal.multiplier_ppm)
         self._priced = (usage, units, cost)
         return cost
 
@@ -142,6 +150,7 @@ class Call:
                 units.images,
                 units.characters,
                 units.audio_ms,
+                principal.multiplier_ppm,
             )
         )
         return cost

@@ -20,13 +20,13 @@ expired rows in bounded batches every few minutes. Expiry is checked on read too
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
+from weir.background import stop
 from weir.errors import InvalidRequest, PreviousResponseNotFound, ServiceUnavailable
 from weir.store._common import now_ms
 from weir.store.base import AlreadyExists, Store, StoreError
@@ -164,10 +164,7 @@ class Conversations:
 
     async def close(self) -> None:
         purger, self._purger = self._purger, None
-        if purger is not None:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+        await stop(purger)
 
     async def purge_expired(self) -> int:
         """One bounded round of deletes; returns how many rows went."""

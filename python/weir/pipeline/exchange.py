@@ -13,6 +13,7 @@ import asyncio
 
 from starlette.types import Receive, Send
 
+from weir.billing.estimate import client_output_limit, max_cost
 from weir.billing.wallets import Wallets
 from weir.canonical.request import Request
 from weir.config import Server
@@ -59,13 +60,24 @@ class Exchange:
         session: str | None = None,
         ip: str | None = None,
         family: Family = "openai",
+        *,
+        size: int = 0,
+        max_output: int | None = None,
+        max_price: int | None = None,
     ) -> tuple[Call, list[Route], int | None]:
         """Resolve a call to the model named `name`, check that the key may call it, find its candidate routes.
-        Raises GatewayError. (Its rate limits and wallet are checked when it runs.)"""
+        `size`: the request body's length, and `max_output` the client's output limit, for the call's estimate
+        (billing/estimate.py); `max_price` the client's cap on it. Raises GatewayError. (Its rate limits and money
+        are checked when it runs.)"""
         model = self.models.resolve(name)
         check_model(principal.access, model, name)
         routes, key = self.router.candidates(model, session)
-        return Call(request_id, principal, model, routes[0], stream, name, ip, family), routes, key
+        call = Call(request_id, principal, model, routes[0], stream, name, ip, family)
+        if size:
+            estimate = max_cost(model.price, size, max_output or model.max_output, principal.multiplier_ppm)
+            call.estimate = estimate if estimate > 1 else 1
+        call.max_price = max_price
+        return call, routes, key
 
     def legs(self, endpoint: Endpoint, call: Call, parsed: Parsed) -> MakeLeg:
         """How each attempt of a chat, messages, responses or Gemini call talks to its route: byte passthrough when
@@ -103,13 +115,25 @@ class Exchange:
         receive: Receive,
         send: Send,
         ip: str | None = None,
+        max_price: int | None = None,
     ) -> int:
         """A chat, messages, responses or Gemini call, end to end; the status the client got. (The endpoints make
         the same three steps themselves, so that no frame of this one stays in the chain of awaits.)"""
         if parsed.prepare:
             parsed = await endpoint.prepare(parsed, principal.account_id)
-        family = FAMILIES[endpoint.dialect.name]
-        call, routes, key = self.begin(principal, parsed.model, request_id, parsed.stream, parsed.session, ip, family)
+        dialect = endpoint.dialect.name
+        call, routes, key = self.begin(
+            principal,
+            parsed.model,
+            request_id,
+            parsed.stream,
+            parsed.session,
+            ip,
+            FAMILIES[dialect],
+            size=len(parsed.raw),
+            max_output=client_output_limit(dialect, parsed.payload),
+            max_price=max_price,
+        )
         await self.run(
             call, routes, self.legs(endpoint, call, parsed), receive, send, preferred_key=key, session=parsed.session
         )
@@ -128,11 +152,12 @@ class Exchange:
         record: bool = True,
         watch_client: bool = True,
     ) -> None:
-        """Admit the call (rate limits, wallet), attempt the routes in turn, relay the first good answer, settle.
-        Raises the GatewayError that ended the call before its response started (after recording it, when an
-        upstream was tried), with the key's rate-limit headers. `record=False`: a free call (token counting),
-        metered in no usage record and not counted in the rate limits. `watch_client=False`: the request body is
-        still being read during the exchange (an upload), so nothing else may read from the client meanwhile."""
+        """Admit the call (price cap, reservation, rate limits), attempt the routes in turn, relay the first good
+        answer, settle. Raises the GatewayError that ended the call before its response started (after recording
+        it, when an upstream was tried), with the key's rate-limit headers. `record=False`: a free call (token
+        counting), metered in no usage record and not counted in the rate limits. `watch_client=False`: the
+        request body is still being read during the exchange (an upload), so nothing else may read from the
+        client meanwhile."""
         router = self.router
         admission = self.admission
         task: asyncio.Task[object] | None = current_task()
@@ -170,8 +195,8 @@ class Exchange:
             if served is not None:
                 served.metrics.in_flight.n -= 1
             if call.attempts and record:
-                await call.settle(self.settler)
-            if call.decision is not None:
+                call.charged = await call.settle(self.settler)
+            if call.decision is not None or call.reserved is not None:
                 await admission.release(call)
         if failure is not None:
             if call.limit_headers and not failure.added and not call.answering:

@@ -98,6 +98,7 @@ class ResolvedModel:
         "configured_off",
         "disabled",
         "id",
+        "max_output",
         "max_tokens",
         "price",
         "routes",
@@ -111,6 +112,8 @@ class ResolvedModel:
         self.routes = routes
         self.budget = budget  # retries allowed for this model's calls (shared by its routes)
         self.max_tokens = config.max_tokens  # for upstreams that require it when the client sent none
+        # the most output admission reserves money for when the client sets no limit
+        self.max_output = config.max_output_tokens or config.max_tokens
         self.token_encoding = config.token_encoding
         self.configured_off = not config.enabled
         # None: callable. Else why the operator disabled it ("" when they gave no reason): calls get 403.

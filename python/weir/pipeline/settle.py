@@ -32,6 +32,7 @@ class Settler:
         batch_size: int,
         linger: float = 0.02,
         health: WriteHealth | None = None,
+        holder: str | None = None,
     ) -> None:
         self._store = store
         self._wallets = wallets
@@ -45,6 +46,7 @@ class Settler:
         self._batch_size = batch_size
         self._linger = linger  # how long a commit waits for more records to join it
         self._health = health  # told the outcome of every commit
+        self._holder = holder  # this process's holds (billing/reservations.py): each commit's debits leave them
         self._task: asyncio.Task[None] | None = None
         self._committing = 0  # records in the commit under way
         self.commit_started: float | None = None  # time.monotonic() when the commit under way began
@@ -125,7 +127,7 @@ class Settler:
         while True:
             USAGE_QUEUE.set(self.depth)
             try:
-                settlements = await self._store.record_usage(batch)
+                settlements = await self._store.record_usage(batch, self._holder)
                 break
             except Exception as exc:  # every failed commit is counted and retried; none may end this task
                 USAGE_WRITE_ERRORS.inc()

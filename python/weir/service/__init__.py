@@ -27,7 +27,7 @@ class Service:
         self.store = store
         self.config = config
         self._pepper: bytes | None = None
-        self.accounts = Accounts(store)
+        self.accounts = Accounts(store, config)
         self.keys = Keys(store, self.pepper, config)
         self.usage = Usage(store)
         self.catalog = Catalog(store, config)

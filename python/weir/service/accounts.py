@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from weir.config import Config
 from weir.service import values
 from weir.service.errors import Conflict, Invalid, NotFound, check_limit, paged
 from weir.store import base as store_errors
@@ -20,8 +21,9 @@ def account_missing(what: str) -> NotFound:
 
 
 class Accounts:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, config: Config) -> None:
         self._store = store
+        self._config = config
 
     async def create(self, name: str, balance_microcents: int = 0) -> Account:
         values.name(name, "name")
@@ -51,6 +53,12 @@ class Accounts:
         return await paged(self._store.list_accounts(check_limit(limit), cursor))
 
     async def update(self, account_id: int, changes: AccountUpdate) -> Account:
+        """`rate_multiplier_ppm`: from `values.multiplier`; `allowed_tiers` must name tiers of the configuration."""
+        if isinstance(changes.allowed_tiers, list):
+            known = {tier.name for tier in self._config.tiers}
+            for i, tier in enumerate(changes.allowed_tiers):
+                if tier not in known:
+                    raise Invalid(f"allowed_tiers[{i}]", f"no tier named {tier!r} (weir tiers list)")
         try:
             return await self._store.update_account(account_id, changes)
         except store_errors.NotFound:

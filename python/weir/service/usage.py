@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import msgspec
 
 from weir.service import values
-from weir.service.errors import Invalid, check_limit, paged
+from weir.service.errors import Invalid, NotFound, check_limit, paged
 from weir.store._common import now_ms
 from weir.store.base import Store
 from weir.store.queries import DAY_MS, MAX_PAGE
@@ -48,6 +48,17 @@ class Export(msgspec.Struct, frozen=True):
 class Usage:
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    async def generation(self, account_id: int, request_id: str) -> UsageRecord:
+        """One call's usage record, by its request id, if it is the account's and committed; else NotFound."""
+        record = await self._store.get_usage(request_id) if len(request_id) <= 200 else None
+        if record is None or record.account_id != account_id:
+            raise NotFound(
+                f"No generation {request_id[:200]!r} for this account (a call's record can be read once its usage "
+                "is committed, usually within a few tens of milliseconds of its answer).",
+                code="generation_not_found",
+            )
+        return record
 
     async def query(self, account_id: int | None, filters: Filters) -> UsageQuery | None:
         """The store query for `filters` on one account (None: every account); None when nothing can match (a

@@ -89,3 +89,21 @@ def expiry(value: str, param: str, now_ms: int) -> int | None:
 def items(value: str) -> list[str]:
     """A comma-separated list, without blanks."""
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+MAX_MULTIPLIER = 1000
+
+
+def multiplier(value: str | int | float, param: str) -> int:
+    """A price multiplier (0.8, 1, 1.25) in parts per million: greater than 0, at most 1000, at most 3 decimal places
+    (so that an account's and a tier's multiply to a whole number of parts per million)."""
+    try:
+        amount = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+    except (InvalidOperation, ValueError):
+        raise Invalid(param, f"{value!r} is not a number") from None
+    if isinstance(value, bool) or not amount.is_finite() or not 0 < amount <= MAX_MULTIPLIER:
+        raise Invalid(param, f"must be greater than 0 and at most {MAX_MULTIPLIER}, got {value!r}")
+    thousandths = amount * 1000
+    if thousandths != thousandths.to_integral_value():
+        raise Invalid(param, f"at most 3 decimal places, got {value!r}")
+    return int(thousandths) * 1000

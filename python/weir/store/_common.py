@@ -237,3 +237,17 @@ def provider_state_from(row: Sequence[Any]) -> ProviderState:
 
 def provider_health_from(row: Sequence[Any]) -> ProviderHealth:
     return ProviderHealth(provider=row[0], worker=row[1], health=row[2], updated_at=row[3])
+
+
+# A hold grows by the slice asked for only when the account could cover that many slices; otherwise by what the
+# call needs and no more, so that a nearly empty account's money is not parked in one process while another's
+# calls are refused.
+RICH_SLICES = 4
+
+
+def hold_grant(available: int, want: int, need: int) -> int:
+    """What to add to a hold: `want` when `available` (the balance less every live hold) covers RICH_SLICES of
+    it, else `need` when it covers that, else 0."""
+    if want >= need and available >= want * RICH_SLICES:
+        return want
+    return need if available >= need else 0

@@ -9,6 +9,7 @@ from weir.store.records import (
     Account,
     AccountUpdate,
     ApiKey,
+    HoldGrant,
     KeyKind,
     KeyLookup,
     KeyUpdate,
@@ -105,10 +106,31 @@ class Store(Protocol):
         """Mark the key revoked; False when no such key (of that account, when given) or already revoked."""
         ...
 
-    async def record_usage(self, records: Sequence[UsageRecord]) -> list[Settlement]:
+    async def record_usage(self, records: Sequence[UsageRecord], holder: str | None = None) -> list[Settlement]:
         """In ONE transaction, for each record: insert it unless its request id exists, debit the account by
-        its cost, append a ledger entry, and bump the key's last_used_at.
+        its cost, append a ledger entry, and bump the key's last_used_at; with `holder`, each account's debit also
+        leaves that holder's hold of the account (never below 0).
         Returns one Settlement per record."""
+        ...
+
+    async def take_hold(self, holder: str, account_id: int, want: int, need: int, ttl_ms: int) -> HoldGrant:
+        """In one transaction on the account: forget its expired holds, then grow `holder`'s hold by `want` when
+        the balance less every live hold covers several times that, by `need` when it covers that, else by 0;
+        the hold then lives `ttl_ms`. NotFound for an unknown account."""
+        ...
+
+    async def return_hold(self, holder: str, account_id: int, amount: int | None = None) -> None:
+        """Take `amount` off `holder`'s hold of the account (never below 0; a hold of 0 is deleted); None: all of
+        it."""
+        ...
+
+    async def renew_holds(self, holder: str, ttl_ms: int) -> list[int]:
+        """Extend every live hold of `holder` by `ttl_ms` from now; the accounts it still holds (an expired hold
+        is not revived)."""
+        ...
+
+    async def held_microcents(self, account_id: int) -> int:
+        """The account's live holds, summed."""
         ...
 
     async def get_usage(self, request_id: str) -> UsageRecord | None: ...

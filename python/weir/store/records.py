@@ -100,6 +100,17 @@ class UsageRecord(msgspec.Struct, frozen=True):
     images: int = 0
     characters: int = 0
     audio_ms: int = 0
+    multiplier_ppm: int = 1_000_000  # the price multiplier it was charged at (parts per million; 1x)
+
+
+class HoldGrant(msgspec.Struct, frozen=True):
+    """The outcome of one `take_hold`: what was added to the holder's hold (0: the account cannot cover `need`),
+    and the account as the store saw it then."""
+
+    granted: int
+    mine: int  # the holder's hold after the grant
+    balance: int  # the account's balance
+    held: int  # every live hold of the account, the holder's included, after the grant
 
 
 class Settlement(msgspec.Struct, frozen=True):

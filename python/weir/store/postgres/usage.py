@@ -8,12 +8,13 @@ from weir.store import _common as c
 from weir.store import queries as q
 from weir.store.base import NotFound
 from weir.store.postgres.core import PostgresCore
+from weir.store.postgres.holds import shrink_holds
 from weir.store.records import Page, Settlement, UsageGroup, UsageGroupBy, UsageQuery, UsageRecord
 
 _USAGE_TYPES = (
     "text", "bigint", "text", "text", "text", "text", "integer", "bigint",
     "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "boolean", "bigint", "bigint",
-    "bigint", "bigint", "bigint",
+    "bigint", "bigint", "bigint", "bigint",
 )  # fmt: skip
 _INSERT_USAGE = (
     f"INSERT INTO usage_records ({c.USAGE_COLUMNS}) SELECT * FROM unnest("
@@ -38,7 +39,7 @@ FROM unnest($1::text[], $2::bigint[]) AS t(id, at) WHERE k.id = t.id
 
 
 class PostgresUsage(PostgresCore):
-    async def record_usage(self, records: Sequence[UsageRecord]) -> list[Settlement]:
+    async def record_usage(self, records: Sequence[UsageRecord], holder: str | None = None) -> list[Settlement]:
         if not records:
             return []
         c.check_usage(records)
@@ -59,6 +60,8 @@ class PostgresUsage(PostgresCore):
             plan = c.plan_usage(records, inserted, balances)
             if plan.debits:
                 await conn.execute(_DEBIT, list(plan.debits), list(plan.debits.values()))
+                if holder is not None:
+                    await shrink_holds(conn, holder, plan.debits)
                 if plan.ledger:
                     await conn.execute(_INSERT_USAGE_LEDGER, *map(list, zip(*plan.ledger, strict=True)), c.now_ms())
                 await conn.execute(_BUMP_KEYS, list(plan.last_used), list(plan.last_used.values()))

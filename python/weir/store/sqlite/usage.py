@@ -11,16 +11,17 @@ from weir.store.base import NotFound
 from weir.store.records import Page, Settlement, UsageGroup, UsageGroupBy, UsageQuery, UsageRecord
 from weir.store.sqlite.accounts import INSERT_LEDGER
 from weir.store.sqlite.core import SqliteCore, fetch, select_in, transaction
+from weir.store.sqlite.holds import shrink_holds
 
 _INSERT_USAGE = f"INSERT INTO usage_records ({c.USAGE_COLUMNS}) VALUES ({', '.join('?' * len(c.USAGE_FIELDS))})"
 
 
 class SqliteUsage(SqliteCore):
-    async def record_usage(self, records: Sequence[UsageRecord]) -> list[Settlement]:
+    async def record_usage(self, records: Sequence[UsageRecord], holder: str | None = None) -> list[Settlement]:
         if not records:
             return []
         c.check_usage(records)
-        return await self._run(_record_usage, list(records))
+        return await self._run(_record_usage, list(records), holder)
 
     async def get_usage(self, request_id: str) -> UsageRecord | None:
         rows = await self._run(
@@ -40,7 +41,7 @@ class SqliteUsage(SqliteCore):
         return [q.usage_group_from(row) for row in await self._run(fetch, sql, tuple(params))]
 
 
-def _record_usage(conn: sqlite3.Connection, records: list[UsageRecord]) -> list[Settlement]:
+def _record_usage(conn: sqlite3.Connection, records: list[UsageRecord], holder: str | None) -> list[Settlement]:
     unique = c.first_occurrences(records)
     account_ids = sorted({r.account_id for r in records})
     with transaction(conn):
@@ -56,6 +57,8 @@ def _record_usage(conn: sqlite3.Connection, records: list[UsageRecord]) -> list[
             "UPDATE accounts SET balance_microcents = balance_microcents - ? WHERE id = ?",
             [(debit, account) for account, debit in plan.debits.items()],
         )
+        if holder is not None:
+            shrink_holds(conn, holder, plan.debits)
         now = c.now_ms()
         conn.executemany(
             INSERT_LEDGER, [(acc, "usage", amount, after, None, note, now) for acc, amount, after, note in plan.ledger]

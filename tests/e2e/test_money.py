@@ -1,0 +1,129 @@
+"""Money at admission through the official SDKs (SQLite and PostgreSQL): a call whose estimate the account cannot
+cover gets 402 insufficient_balance with the figures, a call whose estimate passes X-Weir-Max-Price-Microcents
+gets 402 max_price_exceeded, each in its client's dialect, before any upstream is asked. (The concurrency proof
+across replicas: tests/e2e/test_scale_out.py.)"""
+
+from __future__ import annotations
+
+import time
+
+import anthropic
+import httpx
+import openai
+import pytest
+from google import genai
+from google.genai import errors, types
+
+from tests.e2e.conftest import Weir
+
+HI = [{"role": "user", "content": "hi"}]
+KEY_CACHE_TTL = 1  # the gateway's auth.key_cache_ttl_seconds (conftest)
+
+
+def upstream_calls(weir: Weir) -> int:
+    return len(weir.upstream_requests())
+
+
+def test_an_estimate_the_balance_cannot_cover_is_refused_in_each_dialect(weir: Weir) -> None:
+    key = weir.new_key("money-short", "0.01")  # 1,000,000 microcents
+    httpx.delete(f"{weir.upstream}/_mock/requests")
+    with openai.OpenAI(base_url=f"{weir.url}/v1", api_key=key, max_retries=0) as client:
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.chat.completions.create(model="gpt-test", messages=HI, max_tokens=1_000_000)  # type: ignore[arg-type]
+        assert caught.value.status_code == 402
+        body = caught.value.body
+        assert isinstance(body, dict) and body["code"] == "insufficient_balance"
+        assert "its balance is $0.010000" in body["message"] and "lower max_tokens" in body["message"]
+        answer = client.chat.completions.create(model="gpt-test", messages=HI, max_tokens=100)  # type: ignore[arg-type]
+        assert answer.choices[0].message.content
+    with anthropic.Anthropic(base_url=weir.url, api_key=key, max_retries=0) as claude:
+        with pytest.raises(anthropic.APIStatusError) as refused:
+            claude.messages.create(model="claude-test", max_tokens=20_000, messages=HI)  # type: ignore[arg-type]
+        assert refused.value.status_code == 402 and "insufficient balance" in refused.value.message
+    options = types.HttpOptions(base_url=weir.url, retry_options=types.HttpRetryOptions(attempts=1))
+    google = genai.Client(api_key=key, http_options=options)
+    try:
+        with pytest.raises(errors.ClientError) as gemini:
+            google.models.generate_content(
+                model="gemini-test", contents="hi", config=types.GenerateContentConfig(max_output_tokens=1_000_000)
+            )
+        assert gemini.value.code == 402 and "insufficient balance" in (gemini.value.message or "")
+    finally:
+        google.close()
+    assert upstream_calls(weir) == 1  # only the call that fitted
+
+
+def test_the_price_cap_header_refuses_a_call_that_may_cost_more(weir: Weir) -> None:
+    key = weir.new_key("money-capped", "5")
+    httpx.delete(f"{weir.upstream}/_mock/requests")
+    with openai.OpenAI(
+        base_url=f"{weir.url}/v1", api_key=key, max_retries=0, default_headers={"X-Weir-Max-Price-Microcents": "5000"}
+    ) as client:
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.chat.completions.create(model="gpt-test", messages=HI, max_tokens=4000)  # type: ignore[arg-type]
+        assert caught.value.status_code == 402
+        body = caught.value.body
+        assert isinstance(body, dict) and body["code"] == "max_price_exceeded"
+        assert "more than its cap of 5000 microcents" in body["message"]
+        assert client.chat.completions.create(model="gpt-test", messages=HI, max_tokens=5).choices  # type: ignore[arg-type]
+    with anthropic.Anthropic(
+        base_url=weir.url, api_key=key, max_retries=0, default_headers={"X-Weir-Max-Price-Microcents": "1"}
+    ) as claude:
+        with pytest.raises(anthropic.APIStatusError) as refused:
+            claude.messages.create(model="claude-test", max_tokens=100, messages=HI)  # type: ignore[arg-type]
+        assert refused.value.status_code == 402 and "cap of 1 microcents" in refused.value.message
+    bad = httpx.post(
+        f"{weir.url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {key}", "x-weir-max-price-microcents": "0.5"},
+        json={"model": "gpt-test", "messages": HI},
+    )
+    assert bad.status_code == 400 and "whole number of microcents" in bad.json()["error"]["message"]
+    assert upstream_calls(weir) == 1
+
+
+def test_a_keys_own_price_cap(weir: Weir) -> None:
+    key = weir.new_key("money-key-cap", "5")
+    key_id = key.split("_")[1]
+    shown = weir.cli("keys", "update", key_id, "--max-price-usd", "0.00005").stdout
+    assert '"max_price_microcents": 5000' in shown
+    time.sleep(KEY_CACHE_TTL + 0.3)
+    chat = {"model": "gpt-test", "messages": HI, "max_tokens": 4000}
+    auth = {"authorization": f"Bearer {key}"}
+    refused = httpx.post(f"{weir.url}/v1/chat/completions", headers=auth, json=chat)
+    assert refused.status_code == 402 and refused.json()["error"]["code"] == "max_price_exceeded"
+    assert "this key's max price" in refused.json()["error"]["message"]
+    header = {**auth, "x-weir-max-price-microcents": "1000000"}  # the client's own cap overrides the key's
+    assert httpx.post(f"{weir.url}/v1/chat/completions", headers=header, json=chat).status_code == 200
+    weir.cli("keys", "update", key_id, "--max-price-usd", "none")
+    time.sleep(KEY_CACHE_TTL + 0.3)
+    assert httpx.post(f"{weir.url}/v1/chat/completions", headers=auth, json=chat).status_code == 200
+    bad = weir.cli("keys", "update", key_id, "--max-price-usd", "cheap", check=False)
+    assert bad.returncode == 1 and "--max-price-usd" in bad.stderr
+
+
+def test_a_calls_generation_record_is_read_back_by_its_accounts_management_key(weir: Weir) -> None:
+    key = weir.new_key("money-lookup", "5")
+    manager = weir.cli("keys", "create", "--account", "money-lookup", "--management").stdout.strip().splitlines()[-1]
+    stranger = weir.new_key("money-stranger", "5", "--management")
+    answer = httpx.post(
+        f"{weir.url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": "gpt-test", "messages": HI, "max_tokens": 50},
+    )
+    assert answer.status_code == 200
+    rid = answer.headers["x-weir-request-id"]
+    url = f"{weir.url}/v1/generations/{rid}"
+    deadline = time.monotonic() + 5
+    while (found := httpx.get(url, headers={"authorization": f"Bearer {manager}"})).status_code == 404:
+        assert time.monotonic() < deadline, found.text  # committed within moments of the answer
+        time.sleep(0.05)
+    record = found.json()
+    assert found.status_code == 200 and record["id"] == rid and record["model"] == "gpt-test"
+    assert record["cost_microcents"] == int(answer.headers["x-weir-cost-microcents"])
+    assert record["input_tokens"] == int(answer.headers["x-weir-input-tokens"]) and record["status"] == 200
+    theirs = httpx.get(url, headers={"authorization": f"Bearer {stranger}"})
+    assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "generation_not_found"
+    inference = httpx.get(url, headers={"authorization": f"Bearer {key}"})
+    assert inference.status_code == 403
+    missing = httpx.get(f"{weir.url}/v1/generations/req_nope", headers={"authorization": f"Bearer {manager}"})
+    assert missing.status_code == 404 and "committed" in missing.json()["error"]["message"]

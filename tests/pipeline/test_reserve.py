@@ -1,0 +1,113 @@
+"""The money half of admission in the exchange, with real reservations on a real SQLite store and in-memory
+upstreams: the price cap, the reservation of each call's estimate, the 402 that says why, the 429 that wins over
+it, and every way a call ends giving its reservation back."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.pipeline.exchange_support import CHAT, World, chat_answer
+from tests.support.transport import Answer
+from weir.billing.estimate import max_cost
+from weir.billing.prices import TokenPrice
+from weir.billing.reservations import Reservations
+from weir.config import Tier
+from weir.errors import InsufficientBalance, MaxPriceExceeded, RateLimitExceeded
+from weir.limits import InProcessLimiter
+from weir.pipeline.access import KeyAccess, TierRules
+from weir.pipeline.authenticate import Principal
+from weir.store.sqlite import SqliteStore
+
+PRICE_INPUT, PRICE_OUTPUT = 100_000_000, 200_000_000  # the World's model m: $1 and $2 per 1M tokens
+
+
+def estimate_of(body: dict[str, object], output: int) -> int:
+    price = TokenPrice(input=PRICE_INPUT, output=PRICE_OUTPUT, cached_input=PRICE_INPUT, cache_write=PRICE_INPUT)
+    return max_cost(price, len(orjson.dumps(body)), output)
+
+
+async def funded(store: SqliteStore, balance: int, **limits: int) -> tuple[Principal, Reservations]:
+    account = await store.create_account("acme", balance)
+    access = KeyAccess(TierRules(Tier(name="t", **limits)))  # type: ignore[arg-type]
+    return Principal("key1", "inference", account.id, "acme", access), Reservations(store, slice_calls=5)
+
+
+def world(principal: Principal, reservations: Reservations, answer: Answer | None = None, **kw: object) -> World:
+    return World(
+        {"a": lambda *_: answer or chat_answer()},
+        [{"provider": "a"}],
+        principal=principal,
+        reservations=reservations,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_a_call_reserves_its_estimate_and_gives_it_back_less_its_cost(sqlite_store: SqliteStore) -> None:
+    principal, reservations = await funded(sqlite_store, 100_000_000)
+    w = world(principal, reservations)
+    body = {**CHAT, "max_tokens": 100}
+    assert (await w.call(body)).status == 200
+    hold, reserved = reservations.holding(principal.account_id)
+    assert reserved == 0
+    cost = (3 * PRICE_INPUT + 2 * PRICE_OUTPUT + 999_999) // 1_000_000  # chat_answer's usage: 3 in, 2 out
+    assert hold == 5 * estimate_of(body, 100) - cost  # one slice of five estimates, less what the call cost
+    assert w.settler.records[0].cost_microcents == cost
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Answer(500, b'{"error": {"message": "boom"}}', {"Content-Type": "application/json"}), Answer(200, b"not json")],
+    ids=["upstream error", "broken answer"],
+)
+async def test_a_failed_call_gives_its_reservation_back(sqlite_store: SqliteStore, answer: Answer) -> None:
+    principal, reservations = await funded(sqlite_store, 100_000_000)
+    w = world(principal, reservations, answer)
+    outcome = await w.call()
+    assert outcome.status >= 500
+    assert reservations.holding(principal.account_id)[1] == 0
+
+
+async def test_an_account_that_cannot_cover_the_estimate_gets_402_before_any_upstream(
+    sqlite_store: SqliteStore,
+) -> None:
+    body = {**CHAT, "max_tokens": 1000}
+    estimate = estimate_of(body, 1000)
+    principal, reservations = await funded(sqlite_store, estimate - 1)
+    w = world(principal, reservations)
+    refused = await w.call(body)
+    assert refused.status == 402 and isinstance(refused.error, InsufficientBalance)
+    message = str(refused.error)
+    assert "insufficient balance" in message and f"${(estimate - 1) / 100_000_000:,.6f}" in message
+    assert f"${estimate / 100_000_000:,.6f}" in message and "lower max_tokens" in message
+    assert w.calls("a") == 0
+    smaller = {**CHAT, "max_tokens": 10}
+    assert (await w.call(smaller)).status == 200  # a smaller budget fits
+
+
+async def test_the_price_cap_refuses_before_any_reservation(sqlite_store: SqliteStore) -> None:
+    principal, reservations = await funded(sqlite_store, 100_000_000)
+    w = world(principal, reservations)
+    body = {**CHAT, "max_tokens": 1000}
+    estimate = estimate_of(body, 1000)
+    refused = await w.call(body, max_price=estimate - 1)
+    assert refused.status == 402 and isinstance(refused.error, MaxPriceExceeded)
+    assert refused.error.code == "max_price_exceeded"
+    assert f"up to {estimate} microcents" in str(refused.error) and f"cap of {estimate - 1}" in str(refused.error)
+    assert reservations.holding(principal.account_id) == (0, 0) and w.calls("a") == 0
+    assert (await w.call(body, max_price=estimate)).status == 200  # a cap equal to the estimate lets it through
+    keyed = Principal("key1", "inference", principal.account_id, "acme", principal.access, max_price=estimate - 1)
+    w.principal = keyed
+    by_key = await w.call(body)
+    assert isinstance(by_key.error, MaxPriceExceeded) and "this key's max price" in str(by_key.error)
+    assert (await w.call(body, max_price=estimate)).status == 200  # the header overrides the key's default
+
+
+async def test_a_rate_limit_refusal_wins_over_money_and_leaves_nothing_reserved(sqlite_store: SqliteStore) -> None:
+    principal, reservations = await funded(sqlite_store, 100_000_000, requests_per_minute=1)
+    limiter = InProcessLimiter()
+    w = world(principal, reservations, limiter=limiter)
+    assert (await w.call()).status == 200
+    refused = await w.call()
+    assert isinstance(refused.error, RateLimitExceeded)
+    assert reservations.holding(principal.account_id)[1] == 0  # the reservation made before the limits went back
