@@ -138,3 +138,21 @@ async def test_a_nearly_empty_accounts_leftover_goes_back_at_once_for_the_other_
     assert await second.reserve(acme.id, 100) is None  # 130 left: it fits
     await second.close()
     await first.close()
+
+
+async def test_a_rich_accounts_slice_is_grown_in_the_background_before_it_runs_out(store: Store) -> None:
+    acme = await account_with_key(store, balance=1_000_000)
+    counting = CountingStore(store)
+    reservations = Reservations(counting, slice_calls=10)  # type: ignore[arg-type]
+    assert await reservations.reserve(acme.id, 100) is None  # the first slice: 1,000
+    for _ in range(5):
+        assert await reservations.reserve(acme.id, 100) is None  # 400 left: less than half a slice
+    for _ in range(100):  # the refill runs beside the calls
+        if reservations.holding(acme.id)[0] > 1_000:
+            break
+        await asyncio.sleep(0.01)
+    assert counting.takes == 2 and reservations.holding(acme.id) == (2_000, 600)
+    for _ in range(9):
+        assert await reservations.reserve(acme.id, 100) is None  # served from the grown slice, no waiting
+    await reservations.close()
+    assert await store.held_microcents(acme.id) == 0

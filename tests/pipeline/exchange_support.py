@@ -87,7 +87,7 @@ class Records(Settler):
         super().__init__(None, Wallets(), queue_size=1, batch_size=1)  # type: ignore[arg-type]
         self.records: list[UsageRecord] = []
 
-    async def submit(self, record: UsageRecord) -> None:
+    async def submit(self, record: UsageRecord, release: int = 0) -> None:
         self.records.append(record)
 
 

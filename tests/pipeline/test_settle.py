@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from weir.billing.wallets import Wallets
 from weir.observability.metrics import USAGE_QUEUE, USAGE_WRITE_ERRORS
@@ -72,11 +72,13 @@ class FlakyStore:
         self.failures = failures
         self.error = error or StoreError("database restarting")
 
-    async def record_usage(self, records: Sequence[UsageRecord], holder: str | None = None) -> list[Settlement]:
+    async def record_usage(
+        self, records: Sequence[UsageRecord], holder: str | None = None, released: Mapping[int, int] | None = None
+    ) -> list[Settlement]:
         if self.failures:
             self.failures -= 1
             raise self.error
-        return await self.inner.record_usage(records, holder)
+        return await self.inner.record_usage(records, holder, released)
 
 
 def gauge(metric: object) -> float:

@@ -78,3 +78,12 @@ async def test_concurrent_grants_never_exceed_the_balance(store: Store) -> None:
     )
     assert sum(g.granted for g in grants) == 990  # eleven of the thirty fit
     assert await store.held_microcents(acme.id) == 990
+
+
+async def test_a_usage_commit_can_give_back_what_its_call_left_of_the_hold(store: Store) -> None:
+    acme = await account_with_key(store, balance=1_000)
+    await store.take_hold("w1", acme.id, want=200, need=200, ttl_ms=TTL)
+    await store.record_usage([usage("r1", acme.id, 120)], holder="w1", released={acme.id: 80})
+    assert await store.held_microcents(acme.id) == 0  # 120 spent, the 80 left over given back, in one commit
+    account = await store.get_account_by_id(acme.id)
+    assert account is not None and account.balance_microcents == 880

@@ -110,14 +110,18 @@ class Admission:
             if broke(principal, self.wallets):
                 money = no_balance(principal)
         elif (money := over_cap(call)) is None:
-            try:
-                grant = await self.reservations.reserve(principal.account_id, call.estimate)
-            except StoreError as exc:
-                raise ServiceUnavailable("The wallet store is unavailable; try again shortly.") from exc
-            if grant is None:
+            reservations = self.reservations
+            if reservations.try_reserve(principal.account_id, call.estimate):
                 call.reserved = call.estimate
             else:
-                money = short_of(call, grant)
+                try:
+                    grant = await reservations.reserve(principal.account_id, call.estimate)
+                except StoreError as exc:
+                    raise ServiceUnavailable("The wallet store is unavailable; try again shortly.") from exc
+                if grant is None:
+                    call.reserved = call.estimate
+                else:
+                    money = short_of(call, grant)
         limits = principal.access.limits
         limiter = self.limiter
         if limited and limits is not UNLIMITED and limiter is not None:
@@ -138,16 +142,23 @@ class Admission:
 
     def unreserve(self, call: Call) -> None:
         if call.reserved is not None and self.reservations is not None:
-            self.reservations.end(call.principal.account_id, call.reserved, 0)
+            call.give_back = self.reservations.end(call.principal.account_id, call.reserved, 0)
             call.reserved = None
 
-    async def release(self, call: Call) -> None:
-        """The call is over: its reservation ends (what its record charges leaves the account's slice), its
-        concurrency slot frees and its tokens count. Once per call; never raises."""
+    def end(self, call: Call) -> None:
+        """The call is over: its reservation ends (what its record charges leaves the account's slice; a nearly
+        empty account's leftover is set to go back, as `call.give_back`)."""
         reserved = call.reserved
         if reserved is not None and self.reservations is not None:
             call.reserved = None
-            await self.reservations.finish(call.principal.account_id, reserved, call.charged)
+            call.give_back = self.reservations.end(call.principal.account_id, reserved, call.charged)
+
+    async def release(self, call: Call) -> None:
+        """After `end` and the call's settlement: give back what its usage commit does not (a call with no
+        record), free its concurrency slot and count its tokens. Once per call; never raises."""
+        if call.give_back and self.reservations is not None:
+            give, call.give_back = call.give_back, 0
+            await self.reservations.give_back(call.principal.account_id, give)
         decision = call.decision
         if decision is not None and self.limiter is not None:
             call.decision = None

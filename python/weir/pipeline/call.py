@@ -27,6 +27,7 @@ class Call:
         "estimate",
         "expired",
         "family",
+        "give_back",
         "limit_headers",
         "max_price",
         "model",
@@ -83,6 +84,7 @@ class Call:
         self.max_price: int | None = None  # the client's cap on it (X-Weir-Max-Price-Microcents)
         self.reserved: int | None = None  # what admission set aside for it, until it ends
         self.charged = 0  # what its usage record charges, once settled
+        self.give_back = 0  # what of its account's slice goes back when it ends (a nearly empty account's)
 
     def time_limit(self) -> float:
         """The longest this call may run: its provider's max_stream_seconds or request_timeout_seconds."""
@@ -106,7 +108,8 @@ class Call:
         return cost
 
     async def settle(self, settler: Settler) -> int:
-        """Record the call (exactly once, keyed by its request id), debit the wallet, observe metrics."""
+        """Record the call (exactly once, keyed by its request id), debit the wallet, observe metrics; what
+        `give_back` holds goes back to the store with the record's commit."""
         cost = self.cost()
         elapsed = time.perf_counter() - self.started
         usage = self.usage
@@ -151,6 +154,8 @@ class Call:
                 units.characters,
                 units.audio_ms,
                 principal.multiplier_ppm,
-            )
+            ),
+            self.give_back,
         )
+        self.give_back = 0
         return cost

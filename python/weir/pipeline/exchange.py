@@ -195,8 +195,11 @@ class Exchange:
             if served is not None:
                 served.metrics.in_flight.n -= 1
             if call.attempts and record:
-                call.charged = await call.settle(self.settler)
-            if call.decision is not None or call.reserved is not None:
+                call.charged = call.cost()
+            admission.end(call)  # before the record goes, so that its commit gives back what the call leaves
+            if call.attempts and record:
+                await call.settle(self.settler)
+            if call.decision is not None or call.give_back:
                 await admission.release(call)
         if failure is not None:
             if call.limit_headers and not failure.added and not call.answering:

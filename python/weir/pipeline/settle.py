@@ -47,6 +47,7 @@ class Settler:
         self._linger = linger  # how long a commit waits for more records to join it
         self._health = health  # told the outcome of every commit
         self._holder = holder  # this process's holds (billing/reservations.py): each commit's debits leave them
+        self._released: dict[int, int] = {}  # per account: what of those holds the next commit gives back too
         self._task: asyncio.Task[None] | None = None
         self._committing = 0  # records in the commit under way
         self.commit_started: float | None = None  # time.monotonic() when the commit under way began
@@ -73,9 +74,13 @@ class Settler:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="weir-settler")
 
-    async def submit(self, record: UsageRecord) -> None:
-        """Queue a record; the wallet view is debited at once. Waits only when the queue is full."""
+    async def submit(self, record: UsageRecord, release: int = 0) -> None:
+        """Queue a record; the wallet view is debited at once. `release`: what of this process's hold of the
+        account its commit gives back as well (a nearly empty account's slice, billing/reservations.py). Waits only
+        when the queue is full."""
         self._wallets.debit_pending(record.account_id, record.cost_microcents)
+        if release:
+            self._released[record.account_id] = self._released.get(record.account_id, 0) + release
         pending = self._pending
         while len(pending) >= self._capacity:
             self._room.clear()
@@ -124,10 +129,11 @@ class Settler:
 
     async def _commit(self, batch: list[UsageRecord]) -> None:
         delay = 0.05
+        released, self._released = self._released, {}  # given back with this commit (or the retry that succeeds)
         while True:
             USAGE_QUEUE.set(self.depth)
             try:
-                settlements = await self._store.record_usage(batch, self._holder)
+                settlements = await self._store.record_usage(batch, self._holder, released or None)
                 break
             except Exception as exc:  # every failed commit is counted and retried; none may end this task
                 USAGE_WRITE_ERRORS.inc()

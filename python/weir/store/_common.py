@@ -6,7 +6,7 @@ Both backends use these so their semantics cannot drift apart; only the SQL diff
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -251,3 +251,13 @@ def hold_grant(available: int, want: int, need: int) -> int:
     if want >= need and available >= want * RICH_SLICES:
         return want
     return need if available >= need else 0
+
+
+def hold_shrinks(debits: Mapping[int, int], released: Mapping[int, int] | None) -> dict[int, int]:
+    """What a usage commit takes off the committing process's hold of each account: its debit and what it gives
+    back."""
+    shrinks = {account: debit for account, debit in debits.items() if debit}
+    for account, amount in (released or {}).items():
+        if amount:
+            shrinks[account] = shrinks.get(account, 0) + amount
+    return shrinks

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from weir.store.records import (
@@ -106,10 +106,12 @@ class Store(Protocol):
         """Mark the key revoked; False when no such key (of that account, when given) or already revoked."""
         ...
 
-    async def record_usage(self, records: Sequence[UsageRecord], holder: str | None = None) -> list[Settlement]:
+    async def record_usage(
+        self, records: Sequence[UsageRecord], holder: str | None = None, released: Mapping[int, int] | None = None
+    ) -> list[Settlement]:
         """In ONE transaction, for each record: insert it unless its request id exists, debit the account by
-        its cost, append a ledger entry, and bump the key's last_used_at; with `holder`, each account's debit also
-        leaves that holder's hold of the account (never below 0).
+        its cost, append a ledger entry, and bump the key's last_used_at; with `holder`, each account's debit, and
+        what `released` gives back of it, also leave that holder's hold of the account (never below 0).
         Returns one Settlement per record."""
         ...
 

@@ -4,6 +4,7 @@ replica, take turns."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from weir.store import _common as c
@@ -77,8 +78,9 @@ class PostgresHolds(PostgresCore):
         return sum(row[1] for row in rows)
 
 
-async def shrink_holds(conn: Any, holder: str, debits: dict[int, int]) -> None:
-    """Inside a usage commit: each account's debit leaves the committing process's hold too (never below 0)."""
-    accounts = [account for account, debit in debits.items() if debit]
-    if accounts:
-        await conn.execute(_SHRINK, accounts, [debits[a] for a in accounts], holder)
+async def shrink_holds(conn: Any, holder: str, debits: Mapping[int, int], released: Mapping[int, int] | None) -> None:
+    """Inside a usage commit: each account's debit, and what the process gives back (`released`), leave the
+    committing process's hold (never below 0)."""
+    shrinks = c.hold_shrinks(debits, released)
+    if shrinks:
+        await conn.execute(_SHRINK, list(shrinks), list(shrinks.values()), holder)

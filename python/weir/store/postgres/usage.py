@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from weir.store import _common as c
 from weir.store import queries as q
@@ -39,7 +39,9 @@ FROM unnest($1::text[], $2::bigint[]) AS t(id, at) WHERE k.id = t.id
 
 
 class PostgresUsage(PostgresCore):
-    async def record_usage(self, records: Sequence[UsageRecord], holder: str | None = None) -> list[Settlement]:
+    async def record_usage(
+        self, records: Sequence[UsageRecord], holder: str | None = None, released: Mapping[int, int] | None = None
+    ) -> list[Settlement]:
         if not records:
             return []
         c.check_usage(records)
@@ -60,11 +62,11 @@ class PostgresUsage(PostgresCore):
             plan = c.plan_usage(records, inserted, balances)
             if plan.debits:
                 await conn.execute(_DEBIT, list(plan.debits), list(plan.debits.values()))
-                if holder is not None:
-                    await shrink_holds(conn, holder, plan.debits)
                 if plan.ledger:
                     await conn.execute(_INSERT_USAGE_LEDGER, *map(list, zip(*plan.ledger, strict=True)), c.now_ms())
                 await conn.execute(_BUMP_KEYS, list(plan.last_used), list(plan.last_used.values()))
+            if holder is not None:
+                await shrink_holds(conn, holder, plan.debits, released)
         return plan.settlements
 
     async def get_usage(self, request_id: str) -> UsageRecord | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 
 from weir.store import _common as c
 from weir.store.base import NotFound
@@ -73,9 +74,12 @@ def _renew_holds(conn: sqlite3.Connection, holder: str, ttl: int) -> list[int]:
     return sorted(row[0] for row in rows)
 
 
-def shrink_holds(conn: sqlite3.Connection, holder: str, debits: dict[int, int]) -> None:
-    """Inside a usage commit: each account's debit leaves the committing process's hold too (never below 0)."""
+def shrink_holds(
+    conn: sqlite3.Connection, holder: str, debits: Mapping[int, int], released: Mapping[int, int] | None
+) -> None:
+    """Inside a usage commit: each account's debit, and what the process gives back (`released`), leave the
+    committing process's hold (never below 0)."""
     conn.executemany(
         "UPDATE holds SET amount_microcents = max(0, amount_microcents - ?) WHERE account_id = ? AND holder = ?",
-        [(debit, account, holder) for account, debit in debits.items() if debit],
+        [(amount, account, holder) for account, amount in c.hold_shrinks(debits, released).items()],
     )

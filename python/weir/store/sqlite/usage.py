@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from weir.store import _common as c
 from weir.store import queries as q
@@ -17,11 +17,13 @@ _INSERT_USAGE = f"INSERT INTO usage_records ({c.USAGE_COLUMNS}) VALUES ({', '.jo
 
 
 class SqliteUsage(SqliteCore):
-    async def record_usage(self, records: Sequence[UsageRecord], holder: str | None = None) -> list[Settlement]:
+    async def record_usage(
+        self, records: Sequence[UsageRecord], holder: str | None = None, released: Mapping[int, int] | None = None
+    ) -> list[Settlement]:
         if not records:
             return []
         c.check_usage(records)
-        return await self._run(_record_usage, list(records), holder)
+        return await self._run(_record_usage, list(records), holder, released)
 
     async def get_usage(self, request_id: str) -> UsageRecord | None:
         rows = await self._run(
@@ -41,7 +43,9 @@ class SqliteUsage(SqliteCore):
         return [q.usage_group_from(row) for row in await self._run(fetch, sql, tuple(params))]
 
 
-def _record_usage(conn: sqlite3.Connection, records: list[UsageRecord], holder: str | None) -> list[Settlement]:
+def _record_usage(
+    conn: sqlite3.Connection, records: list[UsageRecord], holder: str | None, released: Mapping[int, int] | None
+) -> list[Settlement]:
     unique = c.first_occurrences(records)
     account_ids = sorted({r.account_id for r in records})
     with transaction(conn):
@@ -58,7 +62,7 @@ def _record_usage(conn: sqlite3.Connection, records: list[UsageRecord], holder: 
             [(debit, account) for account, debit in plan.debits.items()],
         )
         if holder is not None:
-            shrink_holds(conn, holder, plan.debits)
+            shrink_holds(conn, holder, plan.debits, released)
         now = c.now_ms()
         conn.executemany(
             INSERT_LEDGER, [(acc, "usage", amount, after, None, note, now) for acc, amount, after, note in plan.ledger]
