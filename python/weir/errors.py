@@ -69,6 +69,12 @@ class MaxPriceExceeded(InsufficientBalance):
     code = "max_price_exceeded"
 
 
+class KeySpendLimitReached(InsufficientBalance):
+    """The key has spent its spend limit for its period (weir keys update --spend-limit-usd)."""
+
+    code = "key_spend_limit_reached"
+
+
 class PermissionDenied(GatewayError):
     status = 403
     type = "permission_error"

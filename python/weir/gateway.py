@@ -9,6 +9,7 @@ from pathlib import Path
 
 from weir.background import stop
 from weir.billing.reservations import Reservations
+from weir.billing.spend import KeySpend
 from weir.billing.wallets import Wallets
 from weir.config import Config, self_url
 from weir.keys import load_pepper
@@ -132,7 +133,9 @@ class Gateway:
             wallets=self.wallets,
             settler=self._settler,
             server=cfg.server,
-            admission=Admission(self.limiter, self.wallets, self._reservations),
+            admission=Admission(
+                self.limiter, self.wallets, self._reservations, KeySpend(store, cfg.auth.key_cache_ttl_seconds)
+            ),
         )
         self.limiter.start()
         self._reservations.start()

@@ -127,3 +127,23 @@ def test_a_calls_generation_record_is_read_back_by_its_accounts_management_key(w
     assert inference.status_code == 403
     missing = httpx.get(f"{weir.url}/v1/generations/req_nope", headers={"authorization": f"Bearer {manager}"})
     assert missing.status_code == 404 and "committed" in missing.json()["error"]["message"]
+
+
+def test_a_keys_spend_limit(weir: Weir) -> None:
+    key = weir.new_key("money-spend", "5")
+    key_id = key.split("_")[1]
+    shown = weir.cli("keys", "update", key_id, "--spend-limit-usd", "0.000001", "--spend-period", "day").stdout
+    assert '"spend_limit_microcents": 100' in shown and '"spend_period": "day"' in shown
+    time.sleep(KEY_CACHE_TTL + 0.3)
+    auth = {"authorization": f"Bearer {key}"}
+    chat = {"model": "gpt-test", "messages": HI, "max_tokens": 50}
+    assert httpx.post(f"{weir.url}/v1/chat/completions", headers=auth, json=chat).status_code == 200
+    refused = httpx.post(f"{weir.url}/v1/chat/completions", headers=auth, json=chat)
+    assert refused.status_code == 402, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "key_spend_limit_reached" and "resets at" in error["message"]
+    bad = weir.cli("keys", "update", key_id, "--spend-period", "fortnight", check=False)
+    assert bad.returncode == 1 and "--spend-period" in bad.stderr
+    weir.cli("keys", "update", key_id, "--spend-limit-usd", "none")
+    time.sleep(KEY_CACHE_TTL + 0.3)
+    assert httpx.post(f"{weir.url}/v1/chat/completions", headers=auth, json=chat).status_code == 200

@@ -295,6 +295,7 @@ def test_a_client_leaving_mid_stream_closes_the_upstream_and_is_recorded(weir: W
     with httpx.stream(
         "POST", f"{weir.url}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
     ) as r:
+        rid = r.headers["x-weir-request-id"]
         for line in r.iter_lines():
             if line.startswith("data: "):
                 break  # one event, then hang up: the upstream would go on for ~6 s
@@ -303,6 +304,17 @@ def test_a_client_leaving_mid_stream_closes_the_upstream_and_is_recorded(weir: W
         time.sleep(0.2)
     assert metric(weir, leaving) == before + 1  # recorded as 499, client closed
     assert metric(weir, 'weir_in_flight_requests{provider="mock"}') == 0
+    # Billed for what it was sent: OpenAI reports usage only at the end, so Weir counted it.
+    manager = weir.cli("keys", "create", "--account", "sdk-user", "--management").stdout.strip().splitlines()[-1]
+    record = httpx.get(f"{weir.url}/v1/generations/{rid}", headers={"Authorization": f"Bearer {manager}"})
+    deadline = time.monotonic() + 5
+    while record.status_code == 404 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        record = httpx.get(f"{weir.url}/v1/generations/{rid}", headers={"Authorization": f"Bearer {manager}"})
+    got = record.json()
+    assert (got["status"], got["usage_estimated"]) == (499, True), got
+    assert got["output_tokens"] >= 1 and got["input_tokens"] > 0 and got["cost_microcents"] > 0
+    assert got["output_tokens"] < 200 * len(mock.REPLY_WORDS)  # what it was sent, not what the upstream had
     # And the gateway is fine afterwards.
     ok = httpx.post(
         f"{weir.url}/v1/chat/completions",

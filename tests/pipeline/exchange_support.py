@@ -13,6 +13,7 @@ import orjson
 
 from tests.support.transport import Answer, Handler, MemoryTransport
 from weir.billing.reservations import Reservations
+from weir.billing.spend import KeySpend
 from weir.billing.wallets import Wallets
 from weir.config import parse_config
 from weir.dialects.registry import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
@@ -120,6 +121,7 @@ class World:
         limiter: Limiter | None = None,
         principal: Principal = PRINCIPAL,
         reservations: Reservations | None = None,
+        spend: KeySpend | None = None,
     ) -> None:
         keys = keys or {}
         dialects = dialects or {}
@@ -152,7 +154,7 @@ class World:
             wallets=self.wallets,
             settler=self.settler,
             server=config.server,
-            admission=Admission(limiter, self.wallets, reservations),
+            admission=Admission(limiter, self.wallets, reservations, spend),
         )
 
     def calls(self, provider: str) -> int:

@@ -4,6 +4,7 @@ it, and every way a call ends giving its reservation back."""
 
 from __future__ import annotations
 
+import msgspec
 import orjson
 import pytest
 
@@ -12,8 +13,9 @@ from tests.support.transport import Answer
 from weir.billing.estimate import max_cost
 from weir.billing.prices import TokenPrice
 from weir.billing.reservations import Reservations
+from weir.billing.spend import KeySpend
 from weir.config import Tier
-from weir.errors import InsufficientBalance, MaxPriceExceeded, RateLimitExceeded
+from weir.errors import InsufficientBalance, KeySpendLimitReached, MaxPriceExceeded, RateLimitExceeded
 from weir.limits import InProcessLimiter
 from weir.pipeline.access import KeyAccess, TierRules
 from weir.pipeline.authenticate import Principal
@@ -111,3 +113,18 @@ async def test_a_rate_limit_refusal_wins_over_money_and_leaves_nothing_reserved(
     refused = await w.call()
     assert isinstance(refused.error, RateLimitExceeded)
     assert reservations.holding(principal.account_id)[1] == 0  # the reservation made before the limits went back
+
+
+async def test_a_key_past_its_spend_limit_gets_402_with_its_reset_time(sqlite_store: SqliteStore) -> None:
+    principal, reservations = await funded(sqlite_store, 100_000_000)
+    limited = msgspec.structs.replace(principal, spend_limit=500, spend_period="day")
+    w = world(limited, reservations, spend=KeySpend(sqlite_store, ttl=60))
+    first = await w.call()
+    assert first.status == 200  # 0 spent: admitted, and billed whole although it crosses the limit
+    cost = w.settler.records[0].cost_microcents
+    assert cost > 500  # chat_answer costs 700
+    refused = await w.call()  # its own cost counted at once, before any commit
+    assert refused.status == 402 and isinstance(refused.error, KeySpendLimitReached)
+    message = str(refused.error)
+    assert refused.error.code == "key_spend_limit_reached" and "this day" in message and "resets at" in message
+    assert w.calls("a") == 1 and reservations.holding(principal.account_id)[1] == 0

@@ -23,6 +23,8 @@ class KeySettings(Body):
     ip_allow: list[str] | None | UnsetType = UNSET
     expires_at: int | None | UnsetType = UNSET  # Unix epoch milliseconds
     max_price_microcents: int | None | UnsetType = UNSET  # the most one call may cost
+    spend_limit_microcents: int | None | UnsetType = UNSET  # the most its calls may cost per spend_period
+    spend_period: str | None | UnsetType = UNSET  # day, week, month or total
 
     def changes(self, **more: Any) -> KeyUpdate:
         fields = {f: getattr(self, f) for f in KeySettings.__struct_fields__}

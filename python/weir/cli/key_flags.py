@@ -21,6 +21,8 @@ FLAGS = {
     "ip_allow": "--ip-allow",
     "expires_at": "--expires",
     "max_price_microcents": "--max-price-usd",
+    "spend_limit_microcents": "--spend-limit-usd",
+    "spend_period": "--spend-period",
     **{f"limits.{name}": "--" + name.replace("_", "-") for name in TIER_LIMITS},
 }
 
@@ -34,6 +36,8 @@ def add_key_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-price-usd", metavar="USD", help="the most one call may cost (X-Weir-Max-Price-Microcents overrides it)"
     )
+    group.add_argument("--spend-limit-usd", metavar="USD", help="the most its calls may cost per --spend-period")
+    group.add_argument("--spend-period", help="day, week, month (UTC) or total (default total); none: total")
     for name in TIER_LIMITS:
         group.add_argument("--" + name.replace("_", "-"), dest=name, metavar="N", help="its own value over its tier's")
 
@@ -47,6 +51,12 @@ def key_settings(args: argparse.Namespace, current: ApiKey | None) -> KeyUpdate:
     max_price: int | None | UnsetType = UNSET
     if args.max_price_usd is not None:
         max_price = None if args.max_price_usd == CLEAR else values.usd(args.max_price_usd, "max_price_microcents")
+    spend_limit: int | None | UnsetType = UNSET
+    if args.spend_limit_usd is not None:
+        spend_limit = (
+            None if args.spend_limit_usd == CLEAR else values.usd(args.spend_limit_usd, "spend_limit_microcents")
+        )
+    period = UNSET if args.spend_period is None else (None if args.spend_period == CLEAR else args.spend_period)
     limits: dict[str, int] | None | UnsetType = UNSET
     given = {name: getattr(args, name) for name in TIER_LIMITS if getattr(args, name) is not None}
     if given:
@@ -60,5 +70,12 @@ def key_settings(args: argparse.Namespace, current: ApiKey | None) -> KeyUpdate:
                 raise Invalid(f"limits.{name}", f"expected a whole number or {CLEAR}, got {text!r}")
         limits = own or None
     return KeyUpdate(
-        tier=tier, models=models, ip_allow=ip_allow, expires_at=expires, limits=limits, max_price_microcents=max_price
+        tier=tier,
+        models=models,
+        ip_allow=ip_allow,
+        expires_at=expires,
+        limits=limits,
+        max_price_microcents=max_price,
+        spend_limit_microcents=spend_limit,
+        spend_period=period,
     )

@@ -34,7 +34,7 @@ Rules every converter follows (tests/dialects/test_matrix.py checks them pairwis
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import msgspec
@@ -79,6 +79,10 @@ class Passthrough(msgspec.Struct, frozen=True, kw_only=True):
     anthropic_headers: bool = False  # forward the client's anthropic-version and anthropic-beta
     # A rewriter of the answer's own id (Responses: Weir's ids, which never collide), made per call; None: none.
     ids: Callable[[], IdRewriter] | None = None
+    # The output text one decoded stream event carries (text, reasoning, tool-call arguments), for the dialects
+    # whose streams report the output's usage only at their end: what a client that left early was sent is counted
+    # from it. None: the stream reports usage as it goes (Gemini).
+    streamed_text: Callable[[Any], Iterator[str]] | None = None
 
 
 class IdRewriter(Protocol):

@@ -13,10 +13,12 @@ from collections.abc import Callable
 
 from weir.billing.prices import MICROCENTS_PER_USD
 from weir.billing.reservations import Reservations
+from weir.billing.spend import KeySpend
 from weir.billing.wallets import Wallets
 from weir.errors import (
     GatewayError,
     InsufficientBalance,
+    KeySpendLimitReached,
     MaxPriceExceeded,
     ModelDisabled,
     ModelNotAllowed,
@@ -25,7 +27,7 @@ from weir.errors import (
 )
 from weir.limits.base import UNLIMITED, Limiter
 from weir.limits.decision import refusal
-from weir.limits.headers import render
+from weir.limits.headers import render, rfc3339
 from weir.pipeline.access import KeyAccess
 from weir.pipeline.authenticate import Principal
 from weir.pipeline.call import Call
@@ -92,11 +94,29 @@ def short_of(call: Call, grant: HoldGrant) -> InsufficientBalance:
     )
 
 
+def spent_out(principal: Principal, spent: int, ends: int | None) -> KeySpendLimitReached:
+    limit = principal.spend_limit
+    assert limit is not None
+    period = "in total" if ends is None else f"this {principal.spend_period}"
+    reset = "" if ends is None else f" It resets at {rfc3339(ends // 1000).decode()}."
+    return KeySpendLimitReached(
+        f"This API key has spent {usd(spent)} {period}, its spend limit of {usd(limit)}.{reset} Ask its owner to "
+        "raise the limit (weir keys update KEY_ID --spend-limit-usd)."
+    )
+
+
 class Admission:
-    def __init__(self, limiter: Limiter | None, wallets: Wallets, reservations: Reservations | None = None) -> None:
+    def __init__(
+        self,
+        limiter: Limiter | None,
+        wallets: Wallets,
+        reservations: Reservations | None = None,
+        spend: KeySpend | None = None,
+    ) -> None:
         self.limiter = limiter  # None: no limits anywhere (a gateway without tiers, tests)
         self.wallets = wallets
         self.reservations = reservations  # None: only an account whose balance is spent is refused (tests)
+        self.spend = spend  # None: keys' spend limits are not enforced (tests)
 
     async def admit(self, call: Call, limited: bool = True) -> None:
         """The money first (the price cap, then the reservation of the call's estimate), then the key's rate limits
@@ -109,7 +129,7 @@ class Admission:
         if not limited or self.reservations is None:
             if broke(principal, self.wallets):
                 money = no_balance(principal)
-        elif (money := over_cap(call)) is None:
+        elif (money := over_cap(call)) is None and (money := await self.over_spend(principal)) is None:
             reservations = self.reservations
             if reservations.try_reserve(principal.account_id, call.estimate):
                 call.reserved = call.estimate
@@ -140,6 +160,16 @@ class Admission:
             money.add_headers(call.limit_headers)
             raise money
 
+    async def over_spend(self, principal: Principal) -> KeySpendLimitReached | None:
+        """402 when the key has spent its spend limit for its period."""
+        if principal.spend_limit is None or self.spend is None:
+            return None
+        try:
+            spent, ends = await self.spend.spent(principal.account_id, principal.key_id, principal.spend_period)
+        except StoreError as exc:
+            raise ServiceUnavailable("The usage store is unavailable; try again shortly.") from exc
+        return spent_out(principal, spent, ends) if spent >= principal.spend_limit else None
+
     def unreserve(self, call: Call) -> None:
         if call.reserved is not None and self.reservations is not None:
             call.give_back = self.reservations.end(call.principal.account_id, call.reserved, 0)
@@ -152,6 +182,8 @@ class Admission:
         if reserved is not None and self.reservations is not None:
             call.reserved = None
             call.give_back = self.reservations.end(call.principal.account_id, reserved, call.charged)
+        if call.charged and call.principal.spend_limit is not None and self.spend is not None:
+            self.spend.add(call.principal.key_id, call.charged)
 
     async def release(self, call: Call) -> None:
         """After `end` and the call's settlement: give back what its usage commit does not (a call with no

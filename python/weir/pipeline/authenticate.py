@@ -16,7 +16,7 @@ from weir.errors import IpNotAllowed, KeyExpired, PermissionDenied, ServiceUnava
 from weir.limits.headers import rfc3339
 from weir.pipeline.access import OPEN, PPM, KeyAccess, Tiers
 from weir.store.base import Store, StoreError
-from weir.store.records import KeyKind, KeyLookup
+from weir.store.records import KeyKind, KeyLookup, SpendPeriod
 
 NEGATIVE_TTL = 2.0
 STANDARD_KEY_HEADERS = (b"authorization", b"x-api-key", b"x-goog-api-key")
@@ -31,6 +31,8 @@ class Principal(msgspec.Struct, frozen=True):
     max_price: int | None = None  # the key's default cap on what one call may cost (microcents)
     # its prices' multiplier, parts per million: the account's rate_multiplier times its tier's price_multiplier
     multiplier_ppm: int = PPM
+    spend_limit: int | None = None  # what the key may spend per spend_period (microcents)
+    spend_period: SpendPeriod = "total"
 
 
 def check_key(principal: Principal, ip: str | None) -> Principal:
@@ -123,7 +125,15 @@ class Authenticator:
         key = lookup.key
         multiplier = -(-lookup.rate_multiplier_ppm * access.tier.price_multiplier_ppm // PPM)  # exact: 3 decimals each
         return Principal(
-            key.id, key.kind, key.account_id, lookup.account_name, access, key.max_price_microcents, multiplier
+            key.id,
+            key.kind,
+            key.account_id,
+            lookup.account_name,
+            access,
+            key.max_price_microcents,
+            multiplier,
+            key.spend_limit_microcents,
+            key.spend_period or "total",
         )
 
     async def _lookup(self, key_id: str) -> KeyLookup | None:

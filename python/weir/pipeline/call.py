@@ -43,6 +43,7 @@ class Call:
         "units",
         "upstream_response",
         "usage",
+        "usage_estimated",
         "waived",
     )
 
@@ -85,6 +86,7 @@ class Call:
         self.reserved: int | None = None  # what admission set aside for it, until it ends
         self.charged = 0  # what its usage record charges, once settled
         self.give_back = 0  # what of its account's slice goes back when it ends (a nearly empty account's)
+        self.usage_estimated = False  # its usage was counted by Weir, not reported (a client that left a stream)
 
     def time_limit(self) -> float:
         """The longest this call may run: its provider's max_stream_seconds or request_timeout_seconds."""
@@ -154,6 +156,7 @@ class Call:
                 units.characters,
                 units.audio_ms,
                 principal.multiplier_ppm,
+                self.usage_estimated,
             ),
             self.give_back,
         )

@@ -97,6 +97,7 @@ def usage_json(record: UsageRecord) -> dict[str, Any]:
         "cost_microcents": record.cost_microcents,
         "cost": microcents_to_usd(record.cost_microcents),
         "multiplier": record.multiplier_ppm / 1_000_000,
+        "usage_estimated": record.usage_estimated,
         "duration_ms": record.duration_ms,
         "ttfb_ms": record.ttfb_ms,
         "key_id": record.key_id,

@@ -137,6 +137,10 @@ class Store(Protocol):
 
     async def get_usage(self, request_id: str) -> UsageRecord | None: ...
 
+    async def key_spend(self, account_id: int, key_id: str, since_ms: int) -> int:
+        """What the key's calls recorded since `since_ms` cost, summed (microcents)."""
+        ...
+
     async def page_usage(
         self, query: UsageQuery, limit: int, cursor: str | None = None, offset: int = 0
     ) -> Page[UsageRecord]:

@@ -101,6 +101,7 @@ class UsageRecord(msgspec.Struct, frozen=True):
     characters: int = 0
     audio_ms: int = 0
     multiplier_ppm: int = 1_000_000  # the price multiplier it was charged at (parts per million; 1x)
+    usage_estimated: bool = False  # Weir counted the usage (a client that left a stream before its usage came)
 
 
 class HoldGrant(msgspec.Struct, frozen=True):

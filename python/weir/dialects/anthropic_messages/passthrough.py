@@ -3,6 +3,7 @@ default when missing, and the client's anthropic-version and allowed anthropic-b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -28,6 +29,24 @@ def message_delta(data: bytes, cost: int, wants_usage: bool) -> bytes:
     return b"event: message_delta\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
+def streamed_text(event: Any) -> Iterator[str]:
+    """An event's output: the text, thinking and tool input of each content_block_delta, a tool's name."""
+    if not isinstance(event, dict):
+        return
+    if event.get("type") == "content_block_delta" and isinstance(delta := event.get("delta"), dict):
+        for field in ("text", "thinking", "partial_json"):
+            if isinstance(text := delta.get(field), str):
+                yield text
+    elif event.get("type") == "content_block_start" and isinstance(block := event.get("content_block"), dict):
+        if isinstance(tool := block.get("name"), str):
+            yield tool
+
+
 SPEC = Passthrough(
-    tap="anthropic_messages", usage_of=anthropic_usage, body=body, usage_event=message_delta, anthropic_headers=True
+    tap="anthropic_messages",
+    usage_of=anthropic_usage,
+    body=body,
+    usage_event=message_delta,
+    anthropic_headers=True,
+    streamed_text=streamed_text,
 )

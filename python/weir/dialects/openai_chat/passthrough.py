@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -30,4 +31,23 @@ def usage_chunk(data: bytes, cost: int, wants_usage: bool) -> bytes:
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-SPEC = Passthrough(tap="openai_chat", usage_of=openai_usage, body=body, usage_event=usage_chunk)
+def streamed_text(event: Any) -> Iterator[str]:
+    """A chunk's output: each choice's content, reasoning, refusal and tool-call names and arguments."""
+    for choice in event.get("choices") or () if isinstance(event, dict) else ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
+            continue
+        for name in ("content", "reasoning_content", "reasoning", "refusal"):
+            if isinstance(text := delta.get(name), str):
+                yield text
+        for call in delta.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                for name in ("name", "arguments"):
+                    if isinstance(text := function.get(name), str):
+                        yield text
+
+
+SPEC = Passthrough(
+    tap="openai_chat", usage_of=openai_usage, body=body, usage_event=usage_chunk, streamed_text=streamed_text
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -85,6 +86,18 @@ class ResponseIds:
         return data.replace(self.theirs, self.ours) if self.theirs is not None else data
 
 
+def streamed_text(event: Any) -> Iterator[str]:
+    """An event's output: the `delta` of every *.delta event (output text, reasoning, refusal, tool arguments)."""
+    if isinstance(event, dict) and str(event.get("type", "")).endswith(".delta"):
+        if isinstance(text := event.get("delta"), str):
+            yield text
+
+
 SPEC = Passthrough(
-    tap="openai_responses", usage_of=responses_usage, body=body, usage_event=completed_event, ids=ResponseIds
+    tap="openai_responses",
+    usage_of=responses_usage,
+    body=body,
+    usage_event=completed_event,
+    ids=ResponseIds,
+    streamed_text=streamed_text,
 )

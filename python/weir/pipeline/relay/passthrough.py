@@ -18,6 +18,7 @@ from weir.errors import GatewayError, UpstreamInvalidResponse, UpstreamStreamErr
 from weir.pipeline.attempt import Opened, Outgoing, broken_stream, timed_out
 from weir.pipeline.call import Call
 from weir.pipeline.inbound import Finished, Parsed
+from weir.pipeline.relay.left_early import MAX_KEPT_CHUNKS, Sent, estimated
 from weir.pipeline.reply import SSE_HEADERS, base_headers, cost_headers, send_whole
 from weir.pipeline.route import Route
 from weir.upstreams.health import Key
@@ -25,7 +26,19 @@ from weir.upstreams.transport import TRANSPORT_ERRORS
 
 
 class PassthroughLeg:
-    __slots__ = ("_max_line", "call", "client", "finished", "ids", "out", "stream", "usage", "wants_usage")
+    __slots__ = (
+        "_max_line",
+        "call",
+        "client",
+        "finished",
+        "ids",
+        "out",
+        "raw",
+        "sent",
+        "stream",
+        "usage",
+        "wants_usage",
+    )
 
     local = False
 
@@ -51,6 +64,9 @@ class PassthroughLeg:
         self.usage = ZERO
         self.ids = spec.ids() if spec.ids is not None else None  # the answer's id made Weir's own (Responses)
         self._max_line = max_line_bytes
+        self.raw = parsed.raw
+        # what the client was sent, for a stream whose usage comes at its end (left_early.py)
+        self.sent = Sent() if call.stream and spec.streamed_text is not None else None
 
     def accept(self, status: int, body: bytes) -> None:
         counts = self.client.passthrough.usage_of(body)
@@ -96,6 +112,13 @@ class PassthroughLeg:
                 failure = await self._pipe(opened, tap, send)
             finally:
                 call.usage = Usage.from_tuple(tap.usage)
+                if self.sent is not None and tap.usage_data is None and not tap.complete:
+                    # the stream's usage never came (the client left, or the upstream broke off: then it is
+                    # waived): bill what was sent
+                    call.usage = estimated(
+                        call.usage, self.sent, self.client, self.raw, call.model.token_encoding, self._max_line
+                    )
+                    call.usage_estimated = True
             if call.expired:  # its time limit closed the upstream (pipeline/watch.py)
                 failure = timed_out(call)
             elif failure is None and not tap.complete:
@@ -127,18 +150,23 @@ class PassthroughLeg:
         """Forward until the upstream ends; return the failure that cut it short, if any."""
         assert opened.chunks is not None
         ids = self.ids
+        kept = self.sent.chunks if self.sent is not None else None  # what the client was sent (left_early.py)
         try:
             out = tap.feed(opened.first)
             if ids is not None:
                 out = ids.stream(out)
             if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})
+                if kept is not None:
+                    kept.append(out)
             async for chunk in opened.chunks:
                 out = tap.feed(chunk)
                 if ids is not None:
                     out = ids.stream(out)
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
+                    if kept is not None and len(kept) < MAX_KEPT_CHUNKS:
+                        kept.append(out)  # once the client has it
             out = tap.finish()
             if ids is not None:
                 out = ids.flush(out)

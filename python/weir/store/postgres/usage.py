@@ -14,7 +14,7 @@ from weir.store.records import Page, Settlement, UsageGroup, UsageGroupBy, Usage
 _USAGE_TYPES = (
     "text", "bigint", "text", "text", "text", "text", "integer", "bigint",
     "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "boolean", "bigint", "bigint",
-    "bigint", "bigint", "bigint", "bigint",
+    "bigint", "bigint", "bigint", "bigint", "boolean",
 )  # fmt: skip
 _INSERT_USAGE = (
     f"INSERT INTO usage_records ({c.USAGE_COLUMNS}) SELECT * FROM unnest("
@@ -68,6 +68,17 @@ class PostgresUsage(PostgresCore):
             if holder is not None:
                 await shrink_holds(conn, holder, plan.debits, released)
         return plan.settlements
+
+    async def key_spend(self, account_id: int, key_id: str, since_ms: int) -> int:
+        async with self._conn() as conn:
+            spent = await conn.fetchval(
+                "SELECT coalesce(sum(cost_microcents), 0) FROM usage_records"
+                " WHERE account_id = $1 AND key_id = $2 AND created_at >= $3",
+                account_id,
+                key_id,
+                since_ms,
+            )
+        return int(spent)
 
     async def get_usage(self, request_id: str) -> UsageRecord | None:
         async with self._conn() as conn:

@@ -13,6 +13,10 @@ from weir.store.sqlite.accounts import INSERT_LEDGER
 from weir.store.sqlite.core import SqliteCore, fetch, select_in, transaction
 from weir.store.sqlite.holds import shrink_holds
 
+_KEY_SPEND = (
+    "SELECT coalesce(sum(cost_microcents), 0) FROM usage_records"
+    " WHERE account_id = ? AND key_id = ? AND created_at >= ?"
+)
 _INSERT_USAGE = f"INSERT INTO usage_records ({c.USAGE_COLUMNS}) VALUES ({', '.join('?' * len(c.USAGE_FIELDS))})"
 
 
@@ -24,6 +28,10 @@ class SqliteUsage(SqliteCore):
             return []
         c.check_usage(records)
         return await self._run(_record_usage, list(records), holder, released)
+
+    async def key_spend(self, account_id: int, key_id: str, since_ms: int) -> int:
+        rows = await self._run(fetch, _KEY_SPEND, (account_id, key_id, since_ms))
+        return int(rows[0][0])
 
     async def get_usage(self, request_id: str) -> UsageRecord | None:
         rows = await self._run(

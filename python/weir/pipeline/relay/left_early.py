@@ -1,0 +1,62 @@
+"""What a streamed answer's client was sent, kept so that it can be counted when the stream's own usage never came:
+a client that hung up before the end of a stream whose upstream reports usage only there (OpenAI Chat and
+Responses, Anthropic's output) is billed for the input and for the output it was sent, counted here with the
+model's BPE encoding, and its record says `usage_estimated`. Error events carry no output text, so an upstream's
+error text is never counted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+
+from weir._native import SseFramer, count_tokens, count_tokens_many
+from weir.canonical.usage import Usage
+from weir.dialects.registry import Dialect
+from weir.errors import GatewayError
+from weir.pipeline.relay.count import local_count
+
+MAX_KEPT_CHUNKS = 16_384  # a longer stream is counted on its first chunks (an estimate that is low, never high)
+
+
+class Sent:
+    """The chunks forwarded to the client, by reference (no copy), up to MAX_KEPT_CHUNKS. The relay appends to
+    `chunks` itself (one list append per chunk, on every stream's path)."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def output_tokens(self, streamed_text: Callable[[Any], Iterator[str]], encoding: str, max_line: int) -> int:
+        framer = SseFramer(max_line)
+        try:
+            events = framer.feed(b"".join(self.chunks)) + framer.finish()
+        except ValueError:  # a line longer than the limit: count what came before it
+            events = []
+        texts: list[str] = []
+        for _, data in events:
+            try:
+                texts.extend(streamed_text(orjson.loads(data)))
+            except orjson.JSONDecodeError:
+                continue  # [DONE], keep-alives
+        return count_tokens_many(texts, encoding) if texts else 0
+
+
+def estimated(seen: Usage, sent: Sent, client: Dialect, raw: bytes, encoding: str, max_line: int) -> Usage:
+    """The usage to bill a stream its client left early: what the upstream had reported (`seen`), with the output
+    counted from what was sent when more than that, and the input counted from the request when none was reported.
+    """
+    streamed_text = client.passthrough.streamed_text
+    assert streamed_text is not None
+    output = max(seen.output, sent.output_tokens(streamed_text, encoding, max_line))
+    prompt = seen.input
+    if not prompt:
+        try:
+            prompt = local_count(client.request.to_canonical(raw), encoding)
+        except GatewayError:  # a body only the upstream understands: its text, counted whole
+            prompt = count_tokens(raw.decode("utf-8", "replace"), encoding)
+    return Usage(
+        input=prompt, cached=seen.cached, output=output, reasoning=seen.reasoning, cache_write=seen.cache_write
+    )
