@@ -414,3 +414,14 @@ def test_media_calls_are_counted_in_metrics(weir: Weir, client: openai.OpenAI) -
     text = httpx.get(f"{weir.url}/metrics").text
     assert 'weir_requests_total{route="embeddings",status_class="2xx"}' in text
     assert 'weir_upstream_requests_total{model="embed-test",provider="mock",status_class="2xx"}' in text
+
+
+def test_an_image_call_reserves_every_image_it_asks_for(weir: Weir) -> None:
+    key = weir.new_key("media-images-budget", "0.1")  # $0.04 an image
+    httpx.delete(f"{weir.upstream}/_mock/requests")
+    body = {"model": "image-test", "prompt": "a weir at dawn"}
+    many = httpx.post(f"{weir.url}/v1/images/generations", headers=auth(key), json={**body, "n": 3})
+    assert many.status_code == 402 and many.json()["error"]["code"] == "insufficient_balance"
+    assert "$0.1" in many.json()["error"]["message"] and weir.upstream_requests() == []
+    one = httpx.post(f"{weir.url}/v1/images/generations", headers=auth(key), json=body)
+    assert one.status_code == 200, one.text

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from weir.billing.meter import NO_UNITS, Units, Usage
 from weir.errors import GatewayError, InvalidRequest
 from weir.http.asgi import INBOUND_HEADERS, ClientGone, headers_of, read_body, request_id
-from weir.http.media.endpoint import MediaEndpoint, refuse
+from weir.http.media.endpoint import MediaEndpoint, media_estimate, refuse
 from weir.http.media.metering import embeddings_usage, image_usage
 from weir.pipeline.attempt import Leg, Outgoing
 from weir.pipeline.call import Call
@@ -50,6 +50,11 @@ class JsonEndpoint(MediaEndpoint):
     def meter(self, answer: bytes, content_type: bytes) -> tuple[Usage, Units]:
         raise NotImplementedError
 
+    def most(self, payload: dict[str, Any], max_output: int) -> tuple[int, Units]:
+        """What the call may be billed for at most besides its input (the body's bytes, as for model calls): output
+        tokens and priced units, for its reservation (`max_output`: the model's max_output_tokens)."""
+        return 0, NO_UNITS
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = request_id()
         gw = self.gateway
@@ -61,6 +66,8 @@ class JsonEndpoint(MediaEndpoint):
             payload = json_object(raw)
             self.check(payload)
             call, routes = self.begin(principal, payload["model"], rid, self.stream, ip)
+            output, units = self.most(payload, call.model.max_output)
+            call.estimate = media_estimate(call, len(raw), output, units)
 
             def leg_for(route: Route, key: Key) -> Leg:
                 body = orjson.dumps({**payload, "model": route.upstream_model})
@@ -109,3 +116,7 @@ class ImageGenerations(JsonEndpoint):
 
     def meter(self, answer: bytes, content_type: bytes) -> tuple[Usage, Units]:
         return image_usage(answer)
+
+    def most(self, payload: dict[str, Any], max_output: int) -> tuple[int, Units]:
+        n = payload.get("n") or 1  # each image at its unit price, and its output tokens (gpt-image-*) at most
+        return n * max_output, Units(images=n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from weir.billing.meter import Units
 from weir.errors import InvalidRequest
 from weir.http.media.json_calls import JsonEndpoint
 from weir.pipeline.attempt import Leg, Outgoing
@@ -27,3 +28,6 @@ class Speech(JsonEndpoint):
 
     def leg(self, call: Call, out: Outgoing, payload: dict[str, Any]) -> Leg:
         return SpeechLeg(call, out, len(payload["input"]))
+
+    def most(self, payload: dict[str, Any], max_output: int) -> tuple[int, Units]:
+        return max_output, Units(characters=len(payload["input"]))  # audio tokens (gpt-4o-mini-tts) at most
