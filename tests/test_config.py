@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from weir.config import ConfigError, ConfigNotFound, load_config, parse_config
 
@@ -187,6 +188,7 @@ def test_the_readme_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> 
     """The README's complete example loads as written, and so does it with the media section's models added."""
     for name in ("WEIR_PEPPER", "WEIR_ADMIN_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
         monkeypatch.setenv(name, f"{name.lower()}-of-some-length")
+    monkeypatch.setenv("WEIR_BYOK_KEY", Fernet.generate_key().decode())  # what `weir byok keygen` prints
     complete, *others = [b for b in _readme_toml_blocks() if "[server]" in b or "[[models]]" in b]
     assert "[server]" in complete
     config = parse_config(complete, "README.md")
@@ -343,3 +345,25 @@ def test_the_embedded_defaults_take_an_admin_token_from_the_environment(monkeypa
         load_config(None)
     assert caught.value.problems[0].startswith("WEIR_ADMIN_TOKEN: must be at least 24 characters, got 15")
     assert_hidden(caught.value.problems, "too-short-Token")
+
+
+def test_the_billing_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    billing = parse_config(GOOD).billing
+    assert (billing.hold_ttl_seconds, billing.slice_calls, billing.byok_key, billing.byok_fee_percent) == (
+        60.0,
+        50,
+        None,
+        0,
+    )
+    assert problems(
+        GOOD + '\n[billing]\nhold_ttl_seconds = 1\nslice_calls = 0\nbyok_key = "not-a-key"\nbyok_fee_percent = 101\n'
+    ) == [
+        "billing.hold_ttl_seconds: must be between 5 and 3600, got 1.0",
+        "billing.slice_calls: must be a whole number from 1 to 10000, got 0",
+        "billing.byok_fee_percent: must be a whole number from 0 to 100, got 101",
+        "billing.byok_key: not a Fernet key (32 url-safe base64-encoded bytes: weir byok keygen)",
+    ]
+    assert problems(GOOD + '\n[[tiers]]\nname = "t"\nprice_multiplier = 1.2345\n') == [
+        "tiers[0].price_multiplier: at most 3 decimal places, got 1.2345"
+    ]

@@ -7,6 +7,8 @@ import gc
 import logging
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from weir.background import stop
 from weir.billing.reservations import Reservations
 from weir.billing.spend import KeySpend
@@ -18,6 +20,7 @@ from weir.observability.metrics import flush_all, flush_every
 from weir.pipeline.access import Tiers
 from weir.pipeline.admit import Admission
 from weir.pipeline.authenticate import Authenticator
+from weir.pipeline.byok import AccountKeys
 from weir.pipeline.conversations import Conversations
 from weir.pipeline.exchange import Exchange
 from weir.pipeline.route import ModelTable, Router
@@ -136,6 +139,10 @@ class Gateway:
             admission=Admission(
                 self.limiter, self.wallets, self._reservations, KeySpend(store, cfg.auth.key_cache_ttl_seconds)
             ),
+            byok=None
+            if billing.byok_key is None
+            else AccountKeys(store, Fernet(billing.byok_key.encode()), cfg.auth.key_cache_ttl_seconds),
+            byok_fee_percent=billing.byok_fee_percent,
         )
         self.limiter.start()
         self._reservations.start()

@@ -23,6 +23,8 @@ PROVIDER_KEY = "sk-provider-canary-0123456789"
 # The session gateway's operator tokens: one from the environment, one configured as its hash (sha256:...)
 ADMIN_TOKEN = "admin-token-canary-0123456789abcdef"
 HASHED_ADMIN_TOKEN = "hashed-admin-token-0123456789abcdef"
+BYOK_KEY = "d2Vpci1lMmUtYnlvay1rZXktMDEyMzQ1Njc4OWFiY2Q="  # a Fernet key: 32 url-safe base64-encoded bytes
+BYOK_FEE_PERCENT = 10
 PRICE = {"input": 0.123, "cached_input": 0.0615, "output": 1.007}  # USD per 1M tokens; rounding matters
 
 
@@ -157,6 +159,10 @@ url = "{storage_url}"
 pepper = "${{WEIR_TEST_PEPPER}}"
 key_cache_ttl_seconds = 1
 extra_key_headers = ["X-My-API-Key"]
+
+[billing]
+byok_key = "{BYOK_KEY}"
+byok_fee_percent = {BYOK_FEE_PERCENT}
 {tokens}
 [[providers]]
 name = "mock"

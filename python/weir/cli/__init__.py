@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             "keys": commands.cmd_keys,
             "models": commands.cmd_models,
             "tiers": commands.cmd_tiers,
+            "byok": commands.cmd_byok,
             "providers": commands.cmd_providers,
             "migrate": commands.cmd_migrate,
         }

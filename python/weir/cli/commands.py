@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 import msgspec
+from cryptography.fernet import Fernet
 from msgspec import UNSET, UnsetType
 
 from weir.admin.tokens import digest
@@ -99,6 +100,28 @@ def cmd_tiers(args: argparse.Namespace, config: Config) -> None:
     """The configured tiers (`auth.default_tier` marked)."""
     default = config.auth.default_tier
     print_json([{**views.tier_json(t), "default": t.name == default} for t in config.tiers])
+
+
+def cmd_byok(args: argparse.Namespace, config: Config) -> None:
+    """An account's own provider keys; `set` reads the key from standard input, so that it is in no shell history
+    and no process list."""
+    if args.action == "keygen":
+        sys.stdout.write(Fernet.generate_key().decode() + "\n")
+        return
+    secret = sys.stdin.readline() if args.action == "set" else ""
+
+    async def run(service: Service) -> None:
+        account = await service.accounts.get(args.account)
+        if args.action == "set":
+            await service.byok.set(account.id, args.provider, secret)
+            sys.stdout.write(f"stored {args.account}'s own key for {args.provider} (encrypted)\n")
+        elif args.action == "list":
+            print_json([views.byok_json(entry) for entry in await service.byok.list(account.id)])
+        else:
+            await service.byok.delete(account.id, args.provider)
+            sys.stdout.write(f"deleted {args.account}'s own key for {args.provider}\n")
+
+    service_call(config, run)
 
 
 def cmd_providers(args: argparse.Namespace, config: Config) -> None:

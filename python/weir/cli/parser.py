@@ -68,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     tiers.add_parser("list", parents=[common], help="list tiers with their models, limits and price multipliers")
+    byok = sub.add_parser("byok", parents=[common], help="accounts' own provider keys").add_subparsers(
+        dest="action", required=True
+    )
+    byok_set = byok.add_parser("set", parents=[common], help="store an account's own key (read from standard input)")
+    byok_list = byok.add_parser("list", parents=[common], help="the providers an account has its own key for")
+    byok_delete = byok.add_parser("delete", parents=[common], help="forget an account's own key for a provider")
+    for one in (byok_set, byok_list, byok_delete):
+        one.add_argument("--account", required=True)
+    for one in (byok_set, byok_delete):
+        one.add_argument("--provider", required=True)
+    byok.add_parser("keygen", parents=[common], help="print a new billing.byok_key")
     providers_ = sub.add_parser("providers", parents=[common], help="upstream providers").add_subparsers(
         dest="action", required=True
     )

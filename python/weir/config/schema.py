@@ -140,6 +140,10 @@ class Billing(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     slice_calls: int = 50
     # A slice with no call in flight for this long goes back to the account, for the other processes.
     slice_idle_seconds: float = 10.0
+    # The key that encrypts accounts' own provider keys (BYOK) at rest: a Fernet key (`weir byok keygen`), usually
+    # "${WEIR_BYOK_KEY}". None: BYOK is off.
+    byok_key: str | None = None
+    byok_fee_percent: int = 0  # a call made with an account's own key costs this percentage of its list price
 
 
 class Tier(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -8,6 +8,8 @@ import re
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet
+
 from weir.config.schema import Admin, Billing, Config, LimitsOptions, Model, Provider, Routing, Tier
 from weir.redact import redact_url
 
@@ -200,6 +202,14 @@ def _validate_billing(billing: Billing) -> list[str]:
         problems.append(f"billing.hold_ttl_seconds: must be between 5 and 3600, got {billing.hold_ttl_seconds}")
     if isinstance(billing.slice_calls, bool) or not 1 <= billing.slice_calls <= 10_000:
         problems.append(f"billing.slice_calls: must be a whole number from 1 to 10000, got {billing.slice_calls}")
+    if isinstance(billing.byok_fee_percent, bool) or not 0 <= billing.byok_fee_percent <= 100:
+        fee = billing.byok_fee_percent
+        problems.append(f"billing.byok_fee_percent: must be a whole number from 0 to 100, got {fee}")
+    if billing.byok_key is not None:
+        try:
+            Fernet(billing.byok_key.encode())
+        except ValueError:
+            problems.append("billing.byok_key: not a Fernet key (32 url-safe base64-encoded bytes: weir byok keygen)")
     if not 0 < billing.slice_idle_seconds <= 3600:
         problems.append(
             f"billing.slice_idle_seconds: must be greater than 0 and at most 3600, got {billing.slice_idle_seconds}"

@@ -31,7 +31,7 @@ from weir.errors import (
 )
 from weir.pipeline.call import Call
 from weir.pipeline.route import Route
-from weir.upstreams.health import Key
+from weir.upstreams.health import OWN_KEY_INDEX, Key
 from weir.upstreams.scrub import scrub
 from weir.upstreams.transport import TRANSPORT_ERRORS, RequestBody, UpstreamResponse
 
@@ -129,7 +129,8 @@ async def open_first(
         upstream = route.upstream
         if upstream.paused is not None or route.held_until > now:
             continue
-        key = upstream.keys.pick(now, preferred_key if call.attempts == 0 else None)
+        own = call.byok.get(upstream.name) if call.byok else None  # the account's own key for this provider
+        key = own if own is not None else upstream.keys.pick(now, preferred_key if call.attempts == 0 else None)
         if key is None:
             continue
         if call.attempts and not budget.try_retry(now):
@@ -148,6 +149,7 @@ async def open_first(
             previous.metrics.failovers += 1
         call.attempts += 1
         call.route = route
+        call.byok_used = own is not None
         previous = route
         metrics = route.metrics
         metrics.attempts += 1
@@ -266,7 +268,9 @@ def _observe(route: Route, key: Key, failed: Failed, response: UpstreamResponse 
     """What a failed attempt says about the route and the key."""
     upstream = route.upstream
     wait = retry_after(response.headers.get("retry-after")) if response is not None else None
-    if failed.cause == "auth":
+    if failed.cause in ("auth", "status_429") and key.index == OWN_KEY_INDEX:
+        route.breaker.release()  # the account's own key: its failures say nothing of the provider's keys
+    elif failed.cause == "auth":
         upstream.keys.retire(key)
         route.breaker.release()
     elif failed.cause == "status_429":

@@ -11,9 +11,11 @@ from weir.pipeline.authenticate import Principal
 from weir.pipeline.route import ResolvedModel, Route
 from weir.pipeline.settle import Settler
 from weir.store.records import UsageRecord
+from weir.upstreams.health import Key
 from weir.upstreams.transport import UpstreamResponse
 
 NO_HEADERS: list[tuple[bytes, bytes]] = []  # never appended to: shared by every call without limits
+NO_BYOK: dict[str, Key] = {}  # never written to: shared by every call of an account without keys of its own
 
 
 class Call:
@@ -21,6 +23,9 @@ class Call:
         "_priced",
         "answering",
         "attempts",
+        "byok",
+        "byok_fee_ppm",
+        "byok_used",
         "charged",
         "client_ip",
         "decision",
@@ -87,6 +92,9 @@ class Call:
         self.charged = 0  # what its usage record charges, once settled
         self.give_back = 0  # what of its account's slice goes back when it ends (a nearly empty account's)
         self.usage_estimated = False  # its usage was counted by Weir, not reported (a client that left a stream)
+        self.byok: dict[str, Key] = NO_BYOK  # the account's own keys, by provider (pipeline/byok.py)
+        self.byok_used = False  # the attempt that served it sent the account's own key
+        self.byok_fee_ppm = 0  # what such a call costs of its price, in parts per million (billing.byok_fee_percent)
 
     def time_limit(self) -> float:
         """The longest this call may run: its provider's max_stream_seconds or request_timeout_seconds."""
@@ -105,7 +113,10 @@ class Call:
         usage, units = self.usage, self.units
         if priced is not None and priced[0] is usage and priced[1] is units:
             return priced[2]
-        cost = cost_microcents(usage, self.model.price, units, self.principal.multiplier_ppm)
+        multiplier = self.principal.multiplier_ppm
+        if self.byok_used:  # exact: a multiple of 1000 ppm times a whole percentage
+            multiplier = multiplier * self.byok_fee_ppm // 1_000_000
+        cost = cost_microcents(usage, self.model.price, units, multiplier)
         self._priced = (usage, units, cost)
         return cost
 
@@ -157,6 +168,7 @@ class Call:
                 units.audio_ms,
                 principal.multiplier_ppm,
                 self.usage_estimated,
+                self.byok_used,
             ),
             self.give_back,
         )

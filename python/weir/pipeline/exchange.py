@@ -17,11 +17,12 @@ from weir.billing.estimate import client_output_limit, max_cost
 from weir.billing.wallets import Wallets
 from weir.canonical.request import Request
 from weir.config import Server
-from weir.errors import ClientGone, GatewayError
+from weir.errors import ClientGone, GatewayError, ServiceUnavailable
 from weir.limits.headers import FAMILIES, Family
 from weir.pipeline.admit import Admission, check_model
 from weir.pipeline.attempt import Leg, MakeLeg, open_first, timed_out
 from weir.pipeline.authenticate import Principal
+from weir.pipeline.byok import AccountKeys
 from weir.pipeline.call import Call
 from weir.pipeline.inbound import Endpoint, Parsed
 from weir.pipeline.relay.passthrough import PassthroughLeg
@@ -30,6 +31,7 @@ from weir.pipeline.reply import CLIENT_CLOSED, current_task
 from weir.pipeline.route import ModelTable, Route, Router
 from weir.pipeline.settle import Settler
 from weir.pipeline.watch import GONE, unwatch, watch
+from weir.store.base import StoreError
 from weir.upstreams.health import Key
 
 
@@ -43,6 +45,8 @@ class Exchange:
         settler: Settler,
         server: Server,
         admission: Admission | None = None,
+        byok: AccountKeys | None = None,
+        byok_fee_percent: int = 0,
     ) -> None:
         self.models = models
         self.router = router
@@ -50,6 +54,8 @@ class Exchange:
         self.settler = settler
         self.server = server
         self.admission = admission or Admission(None, wallets)
+        self.byok = byok  # accounts' own provider keys; None: BYOK is off
+        self.byok_fee_ppm = byok_fee_percent * 10_000
 
     def begin(
         self,
@@ -139,6 +145,20 @@ class Exchange:
         )
         return call.status
 
+    async def own_keys(self, call: Call) -> None:
+        """The account's own provider keys, for the attempts (503 when the store cannot say: a call made with the
+        provider's key instead would be billed at its full price)."""
+        assert self.byok is not None
+        account_id = call.principal.account_id
+        keys = self.byok.cached(account_id)
+        if keys is None:
+            try:
+                keys = await self.byok.load(account_id)
+            except StoreError as exc:
+                raise ServiceUnavailable("The key store is unavailable; try again shortly.") from exc
+        call.byok = keys
+        call.byok_fee_ppm = self.byok_fee_ppm
+
     async def run(
         self,
         call: Call,
@@ -167,6 +187,8 @@ class Exchange:
         failure: GatewayError | None = None
         try:
             await admission.admit(call, limited=record)
+            if self.byok is not None:
+                await self.own_keys(call)
             leg, opened = await open_first(call, routes, make_leg, router.max_attempts, preferred_key, router.clock)
             served = opened.route
             call.upstream_response = opened.response

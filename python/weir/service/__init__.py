@@ -13,6 +13,7 @@ from weir.config import Config
 from weir.keys import load_pepper
 from weir.redact import redact_url
 from weir.service.accounts import Accounts
+from weir.service.byok import Byok
 from weir.service.catalog import Catalog
 from weir.service.keys import Keys
 from weir.service.usage import Usage
@@ -31,6 +32,7 @@ class Service:
         self.keys = Keys(store, self.pepper, config)
         self.usage = Usage(store)
         self.catalog = Catalog(store, config)
+        self.byok = Byok(store, config)
 
     def pepper(self) -> bytes:
         """The HMAC pepper, read (or made, in the data directory) the first time a key is made."""

@@ -12,7 +12,7 @@ from weir.config import Model, Price, Tier
 from weir.config.validate import TIER_LIMITS
 from weir.redact import redact_url
 from weir.service.catalog import ModelView, ProviderView
-from weir.store.records import Account, ApiKey, LedgerEntry, TopUp, UsageGroup, UsageRecord
+from weir.store.records import Account, ApiKey, ByokEntry, LedgerEntry, TopUp, UsageGroup, UsageRecord
 
 _MICROCENTS_PER_USD = 100_000_000
 
@@ -98,6 +98,7 @@ def usage_json(record: UsageRecord) -> dict[str, Any]:
         "cost": microcents_to_usd(record.cost_microcents),
         "multiplier": record.multiplier_ppm / 1_000_000,
         "usage_estimated": record.usage_estimated,
+        "byok": record.byok,
         "duration_ms": record.duration_ms,
         "ttfb_ms": record.ttfb_ms,
         "key_id": record.key_id,
@@ -194,3 +195,7 @@ def provider_json(view: ProviderView) -> dict[str, Any]:
             {"worker": w.worker, "updated_at": w.updated_at, "routes": w.routes, "keys": w.keys} for w in view.workers
         ],
     }
+
+
+def byok_json(entry: ByokEntry) -> dict[str, Any]:
+    return {"provider": entry.provider, "created_at": entry.created_at, "updated_at": entry.updated_at}

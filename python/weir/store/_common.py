@@ -45,6 +45,7 @@ LOOKUP_SQL_COLUMNS = ", ".join(f"k.{c.strip()}" for c in KEY_COLUMNS.split(","))
 _KEY_WIDTH = len(KEY_COLUMNS.split(","))
 _STREAM = USAGE_FIELDS.index("stream")
 _ESTIMATED = USAGE_FIELDS.index("usage_estimated")
+_BYOK = USAGE_FIELDS.index("byok")
 RESPONSE_FIELDS: tuple[str, ...] = StoredResponse.__struct_fields__
 RESPONSE_COLUMNS = ", ".join(RESPONSE_FIELDS)
 PROVIDER_STATE_COLUMNS = "name, paused, reason, keys_reset_at, updated_at"
@@ -173,6 +174,7 @@ def usage_from(row: Sequence[Any]) -> UsageRecord:
     values = dict(zip(USAGE_FIELDS, row, strict=True))
     values["stream"] = bool(row[_STREAM])
     values["usage_estimated"] = bool(row[_ESTIMATED])
+    values["byok"] = bool(row[_BYOK])
     return UsageRecord(**values)
 
 

@@ -9,6 +9,7 @@ from weir.store.records import (
     Account,
     AccountUpdate,
     ApiKey,
+    ByokEntry,
     HoldGrant,
     KeyKind,
     KeyLookup,
@@ -129,6 +130,22 @@ class Store(Protocol):
     async def renew_holds(self, holder: str, ttl_ms: int) -> list[int]:
         """Extend every live hold of `holder` by `ttl_ms` from now; the accounts it still holds (an expired hold
         is not revived)."""
+        ...
+
+    async def put_byok(self, account_id: int, provider: str, secret: bytes) -> None:
+        """Store (or replace) the account's own key for `provider`, as the ciphertext `secret`."""
+        ...
+
+    async def list_byok(self, account_id: int) -> list[ByokEntry]:
+        """The providers the account has its own key for (never the keys)."""
+        ...
+
+    async def byok_secrets(self, account_id: int) -> dict[str, bytes]:
+        """Provider -> ciphertext of each of the account's own keys."""
+        ...
+
+    async def delete_byok(self, account_id: int, provider: str) -> bool:
+        """Forget the account's own key for `provider`; False when it had none."""
         ...
 
     async def held_microcents(self, account_id: int) -> int:

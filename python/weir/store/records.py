@@ -102,6 +102,15 @@ class UsageRecord(msgspec.Struct, frozen=True):
     audio_ms: int = 0
     multiplier_ppm: int = 1_000_000  # the price multiplier it was charged at (parts per million; 1x)
     usage_estimated: bool = False  # Weir counted the usage (a client that left a stream before its usage came)
+    byok: bool = False  # made with the account's own key for the provider (charged billing.byok_fee_percent)
+
+
+class ByokEntry(msgspec.Struct, frozen=True):
+    """One of an account's own provider keys, as listed: never the key itself."""
+
+    provider: str
+    created_at: int
+    updated_at: int
 
 
 class HoldGrant(msgspec.Struct, frozen=True):

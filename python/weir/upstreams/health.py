@@ -28,6 +28,7 @@ class Key:
 
 
 NO_KEY = Key(-1, None)  # for providers configured without api_keys (local servers): always usable, sends nothing
+OWN_KEY_INDEX = -2  # an account's own key (BYOK): never one of the provider's, so never cooled or retired for it
 
 
 class KeyRing:

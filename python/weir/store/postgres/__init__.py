@@ -7,6 +7,7 @@ calls; ``PostgresStore`` is all of them.
 from __future__ import annotations
 
 from weir.store.postgres.accounts import PostgresAccounts
+from weir.store.postgres.byok import PostgresByok
 from weir.store.postgres.holds import PostgresHolds
 from weir.store.postgres.keys import PostgresKeys
 from weir.store.postgres.providers import PostgresProviders
@@ -16,5 +17,7 @@ from weir.store.postgres.usage import PostgresUsage
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(PostgresAccounts, PostgresKeys, PostgresUsage, PostgresResponses, PostgresProviders, PostgresHolds):
+class PostgresStore(
+    PostgresAccounts, PostgresKeys, PostgresUsage, PostgresResponses, PostgresProviders, PostgresHolds, PostgresByok
+):
     pass

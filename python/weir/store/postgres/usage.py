@@ -14,7 +14,7 @@ from weir.store.records import Page, Settlement, UsageGroup, UsageGroupBy, Usage
 _USAGE_TYPES = (
     "text", "bigint", "text", "text", "text", "text", "integer", "bigint",
     "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "boolean", "bigint", "bigint",
-    "bigint", "bigint", "bigint", "bigint", "boolean",
+    "bigint", "bigint", "bigint", "bigint", "boolean", "boolean",
 )  # fmt: skip
 _INSERT_USAGE = (
     f"INSERT INTO usage_records ({c.USAGE_COLUMNS}) SELECT * FROM unnest("

@@ -7,6 +7,7 @@ One module per concept, each a subclass of the core that adds that concept's cal
 from __future__ import annotations
 
 from weir.store.sqlite.accounts import SqliteAccounts
+from weir.store.sqlite.byok import SqliteByok
 from weir.store.sqlite.holds import SqliteHolds
 from weir.store.sqlite.keys import SqliteKeys
 from weir.store.sqlite.providers import SqliteProviders
@@ -16,5 +17,5 @@ from weir.store.sqlite.usage import SqliteUsage
 __all__ = ["SqliteStore"]
 
 
-class SqliteStore(SqliteAccounts, SqliteKeys, SqliteUsage, SqliteResponses, SqliteProviders, SqliteHolds):
+class SqliteStore(SqliteAccounts, SqliteKeys, SqliteUsage, SqliteResponses, SqliteProviders, SqliteHolds, SqliteByok):
     pass
