@@ -147,3 +147,29 @@ def test_a_keys_spend_limit(weir: Weir) -> None:
     weir.cli("keys", "update", key_id, "--spend-limit-usd", "none")
     time.sleep(KEY_CACHE_TTL + 0.3)
     assert httpx.post(f"{weir.url}/v1/chat/completions", headers=auth, json=chat).status_code == 200
+
+
+def test_a_stream_that_would_pass_its_cap_ends_with_a_length_stop_and_costs_no_more(weir: Weir) -> None:
+    """The mock's long stream ignores max_tokens (1,200 words): the cap stops it mid-way, cleanly."""
+    key = weir.new_key("money-midstream", "5")
+    cap = 20_000  # microcents: a few hundred output tokens of long-test, well above the call's estimate
+    with openai.OpenAI(
+        base_url=f"{weir.url}/v1", api_key=key, max_retries=0, default_headers={"X-Weir-Max-Price-Microcents": str(cap)}
+    ) as client:
+        stream = client.chat.completions.create(
+            model="long-test",
+            messages=HI,  # type: ignore[arg-type]
+            max_tokens=5,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        text, finish, usage = [], None, None
+        for chunk in stream:
+            for choice in chunk.choices:
+                text.append(choice.delta.content or "")
+                finish = choice.finish_reason or finish
+            usage = chunk.usage or usage
+    assert finish == "length" and usage is not None
+    assert 0 < usage.completion_tokens < 1200 and "".join(text)
+    cost = getattr(usage, "cost_microcents", None) or usage.model_extra["cost_microcents"]  # type: ignore[index]
+    assert 0 < cost <= cap

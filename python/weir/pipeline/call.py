@@ -113,12 +113,16 @@ class Call:
         usage, units = self.usage, self.units
         if priced is not None and priced[0] is usage and priced[1] is units:
             return priced[2]
+        cost = self.cost_of(usage, units)
+        self._priced = (usage, units, cost)
+        return cost
+
+    def cost_of(self, usage: Usage, units: Units = NO_UNITS) -> int:
+        """What `usage` and `units` would cost this call: its model's prices, its multipliers, rounded once."""
         multiplier = self.principal.multiplier_ppm
         if self.byok_used:  # exact: a multiple of 1000 ppm times a whole percentage
             multiplier = multiplier * self.byok_fee_ppm // 1_000_000
-        cost = cost_microcents(usage, self.model.price, units, multiplier)
-        self._priced = (usage, units, cost)
-        return cost
+        return cost_microcents(usage, self.model.price, units, multiplier)
 
     async def settle(self, settler: Settler) -> int:
         """Record the call (exactly once, keyed by its request id), debit the wallet, observe metrics; what

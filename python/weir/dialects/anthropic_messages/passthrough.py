@@ -10,6 +10,7 @@ import orjson
 
 from weir._native import anthropic_usage
 from weir.billing.meter import microcents_to_usd
+from weir.canonical.usage import Usage
 from weir.dialects.base import Passthrough
 
 
@@ -42,6 +43,22 @@ def streamed_text(event: Any) -> Iterator[str]:
             yield tool
 
 
+def capped_end(last: Any, usage: Usage, cost: int, wants_usage: bool, open_block: int | None) -> bytes:
+    """The open content block stopped, a message_delta with stop_reason "max_tokens" (as when max_tokens runs out)
+    carrying the usage and cost, and message_stop."""
+    out = b""
+    if open_block is not None:
+        stop = {"type": "content_block_stop", "index": open_block}
+        out += b"event: content_block_stop\ndata: " + orjson.dumps(stop) + b"\n\n"
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "max_tokens", "stop_sequence": None},
+        "usage": {"output_tokens": usage.output, "cost_microcents": cost, "cost": microcents_to_usd(cost)},
+    }
+    out += b"event: message_delta\ndata: " + orjson.dumps(delta) + b"\n\n"
+    return out + b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+
+
 SPEC = Passthrough(
     tap="anthropic_messages",
     usage_of=anthropic_usage,
@@ -49,4 +66,5 @@ SPEC = Passthrough(
     usage_event=message_delta,
     anthropic_headers=True,
     streamed_text=streamed_text,
+    capped_end=capped_end,
 )

@@ -10,6 +10,7 @@ import orjson
 
 from weir._native import openai_usage
 from weir.billing.meter import microcents_to_usd
+from weir.canonical.usage import Usage
 from weir.dialects.base import Passthrough
 
 
@@ -48,6 +49,26 @@ def streamed_text(event: Any) -> Iterator[str]:
                         yield text
 
 
+def capped_end(last: Any, usage: Usage, cost: int, wants_usage: bool, open_block: int | None) -> bytes:
+    """A final chunk with finish_reason "length" (as when max_tokens runs out), the usage chunk when the client
+    asked for usage, and [DONE]."""
+    ids = ("id", "created", "model", "system_fingerprint")
+    base = {k: last[k] for k in ids if isinstance(last, dict) and k in last}
+    base["object"] = "chat.completion.chunk"
+    out = b"data: " + orjson.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})
+    if wants_usage:
+        counts = {"prompt_tokens": usage.input, "completion_tokens": usage.output}
+        counts["total_tokens"] = usage.input + usage.output
+        totals = {**counts, "cost_microcents": cost, "cost": microcents_to_usd(cost)}
+        out += b"\n\ndata: " + orjson.dumps({**base, "choices": [], "usage": totals})
+    return out + b"\n\ndata: [DONE]\n\n"
+
+
 SPEC = Passthrough(
-    tap="openai_chat", usage_of=openai_usage, body=body, usage_event=usage_chunk, streamed_text=streamed_text
+    tap="openai_chat",
+    usage_of=openai_usage,
+    body=body,
+    usage_event=usage_chunk,
+    streamed_text=streamed_text,
+    capped_end=capped_end,
 )

@@ -51,12 +51,16 @@ def estimated(seen: Usage, sent: Sent, client: Dialect, raw: bytes, encoding: st
     streamed_text = client.passthrough.streamed_text
     assert streamed_text is not None
     output = max(seen.output, sent.output_tokens(streamed_text, encoding, max_line))
-    prompt = seen.input
-    if not prompt:
-        try:
-            prompt = local_count(client.request.to_canonical(raw), encoding)
-        except GatewayError:  # a body only the upstream understands: its text, counted whole
-            prompt = count_tokens(raw.decode("utf-8", "replace"), encoding)
+    prompt = seen.input or request_tokens(client, raw, encoding)
     return Usage(
         input=prompt, cached=seen.cached, output=output, reasoning=seen.reasoning, cache_write=seen.cache_write
     )
+
+
+def request_tokens(client: Dialect, raw: bytes, encoding: str) -> int:
+    """The request's input tokens, counted here: its messages, system and tools with their framing, or, for a body
+    only the upstream understands, its whole text."""
+    try:
+        return local_count(client.request.to_canonical(raw), encoding)
+    except GatewayError:
+        return int(count_tokens(raw.decode("utf-8", "replace"), encoding))

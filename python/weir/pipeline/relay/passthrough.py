@@ -18,6 +18,7 @@ from weir.errors import GatewayError, UpstreamInvalidResponse, UpstreamStreamErr
 from weir.pipeline.attempt import Opened, Outgoing, broken_stream, timed_out
 from weir.pipeline.call import Call
 from weir.pipeline.inbound import Finished, Parsed
+from weir.pipeline.relay.cap import RunningCap
 from weir.pipeline.relay.left_early import MAX_KEPT_CHUNKS, Sent, estimated
 from weir.pipeline.reply import SSE_HEADERS, base_headers, cost_headers, send_whole
 from weir.pipeline.route import Route
@@ -28,6 +29,7 @@ from weir.upstreams.transport import TRANSPORT_ERRORS
 class PassthroughLeg:
     __slots__ = (
         "_max_line",
+        "cap",
         "call",
         "client",
         "finished",
@@ -67,6 +69,13 @@ class PassthroughLeg:
         self.raw = parsed.raw
         # what the client was sent, for a stream whose usage comes at its end (left_early.py)
         self.sent = Sent() if call.stream and spec.streamed_text is not None else None
+        # the running cost of a capped stream (cap.py), for the dialects whose streams can be stopped at the cap
+        limit = call.max_price if call.max_price is not None else call.principal.max_price
+        self.cap = (
+            RunningCap(call, client, parsed.raw, limit, max_line_bytes)
+            if limit is not None and call.stream and spec.capped_end is not None
+            else None
+        )
 
     def accept(self, status: int, body: bytes) -> None:
         counts = self.client.passthrough.usage_of(body)
@@ -110,9 +119,15 @@ class PassthroughLeg:
             tap = StreamTap(self.client.passthrough.tap, self._max_line)
             try:
                 failure = await self._pipe(opened, tap, send)
+                cap = self.cap
+                if failure is None and cap is not None and cap.stopped:
+                    await self._stop_at_cap(cap, send)
+                    return  # the upstream is closed below: it would have gone on past the cap
             finally:
                 call.usage = Usage.from_tuple(tap.usage)
-                if self.sent is not None and tap.usage_data is None and not tap.complete:
+                if self.cap is not None and self.cap.stopped:
+                    call.usage = self.cap.usage()  # what the ending said, and what the record bills
+                elif self.sent is not None and tap.usage_data is None and not tap.complete:
                     # the stream's usage never came (the client left, or the upstream broke off: then it is
                     # waived): bill what was sent
                     call.usage = estimated(
@@ -146,6 +161,18 @@ class PassthroughLeg:
             else:
                 response.close()  # cancelled or broken: drop the connection and stop the upstream
 
+    async def _stop_at_cap(self, cap: RunningCap, send: Send) -> None:
+        """End a stream at its price cap: what was sent is billed (counted: usage_estimated), and the dialect ends
+        the stream with its length stop reason."""
+        call = self.call
+        call.usage = cap.usage()
+        call.usage_estimated = True
+        call.status = 200
+        end = self.client.passthrough.capped_end
+        assert end is not None
+        tail = end(cap.last, call.usage, call.cost(), self.wants_usage, cap.open_block)
+        await send({"type": "http.response.body", "body": tail})
+
     async def _pipe(self, opened: Opened, tap: StreamTap, send: Send) -> GatewayError | None:
         """Forward until the upstream ends; return the failure that cut it short, if any."""
         assert opened.chunks is not None
@@ -155,7 +182,10 @@ class PassthroughLeg:
             out = tap.feed(opened.first)
             if ids is not None:
                 out = ids.stream(out)
+            cap = self.cap
             if out:
+                if cap is not None and cap.passes(out):
+                    return None
                 await send({"type": "http.response.body", "body": out, "more_body": True})
                 if kept is not None:
                     kept.append(out)
@@ -164,6 +194,8 @@ class PassthroughLeg:
                 if ids is not None:
                     out = ids.stream(out)
                 if out:
+                    if cap is not None and cap.passes(out):
+                        return None  # the cap stopped it: _stream ends it
                     await send({"type": "http.response.body", "body": out, "more_body": True})
                     if kept is not None and len(kept) < MAX_KEPT_CHUNKS:
                         kept.append(out)  # once the client has it

@@ -1,0 +1,64 @@
+"""The price cap inside a stream: a capped call's running cost, counted as its answer is forwarded, so that an
+upstream that ignores the output budget cannot make the call cost more than its cap. The input is counted once
+from the request, the output from the text of each block before it is sent (a block's pieces counted apart: never
+fewer tokens than the whole); the block that would pass the cap is not sent, the upstream is closed, and the
+dialect ends the stream with its length stop reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+
+from weir._native import SseFramer, count_tokens_many
+from weir.canonical.usage import Usage
+from weir.dialects.registry import Dialect
+from weir.pipeline.call import Call
+from weir.pipeline.relay.left_early import request_tokens
+
+
+class RunningCap:
+    __slots__ = ("_call", "_encoding", "_framer", "_text", "cap", "input", "last", "open_block", "output", "stopped")
+
+    def __init__(self, call: Call, client: Dialect, raw: bytes, cap: int, max_line: int) -> None:
+        streamed_text = client.passthrough.streamed_text
+        assert streamed_text is not None
+        self._text: Callable[[Any], Iterator[str]] = streamed_text
+        self._call = call
+        self._encoding = call.model.token_encoding
+        self._framer = SseFramer(max_line)
+        self.cap = cap
+        self.input = request_tokens(client, raw, self._encoding)
+        self.output = 0
+        self.last: dict[str, Any] | None = None  # the last event sent, for the ending's ids
+        self.open_block: int | None = None  # Anthropic: the content block a delta was last sent for
+        self.stopped = False  # a block would have taken the call past its cap: the stream ends here
+
+    def passes(self, out: bytes) -> bool:
+        """Whether sending `out` (whole SSE blocks) would take the call past its cap; if not, it is counted."""
+        texts: list[str] = []
+        last = self.last
+        block = self.open_block
+        for _, data in self._framer.feed(out):
+            try:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(event, dict):
+                last = event
+                kind = event.get("type")
+                if kind in ("content_block_start", "content_block_delta"):
+                    block = event.get("index") if isinstance(event.get("index"), int) else block
+                elif kind == "content_block_stop":
+                    block = None
+                texts.extend(self._text(event))
+        output = self.output + (count_tokens_many(texts, self._encoding) if texts else 0)
+        if self._call.cost_of(Usage(input=self.input, output=output)) > self.cap:
+            self.stopped = True
+            return True
+        self.output, self.last, self.open_block = output, last, block
+        return False
+
+    def usage(self) -> Usage:
+        return Usage(input=self.input, output=self.output)
