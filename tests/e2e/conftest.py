@@ -64,6 +64,8 @@ MODELS = [  # (id, aliases, provider, upstream model)
     ("bad-test", [], "mock", "mock-error-400"),
     ("cut-test", [], "mock", "mock-cut"),
     ("long-test", [], "mock", "mock-long"),
+    ("resp-long", [], "responses-mock", "mock-long"),  # a Responses stream that ignores its output budget
+    ("gemini-long", [], "gemini-mock", "mock-long"),
     ("down-test", [], "nowhere", "mock-model"),
     ("slow-test", [], "impatient", "mock-slow"),
     # Anthropic-dialect upstream (the mock's /v1/messages): reached by Anthropic clients as a passthrough, by

@@ -173,3 +173,38 @@ def test_a_stream_that_would_pass_its_cap_ends_with_a_length_stop_and_costs_no_m
     assert 0 < usage.completion_tokens < 1200 and "".join(text)
     cost = getattr(usage, "cost_microcents", None) or usage.model_extra["cost_microcents"]  # type: ignore[index]
     assert 0 < cost <= cap
+
+
+def test_responses_and_gemini_streams_stop_at_their_cap_too(weir: Weir) -> None:
+    key = weir.new_key("money-midstream-others", "5")
+    cap = 20_000
+    with openai.OpenAI(
+        base_url=f"{weir.url}/v1", api_key=key, max_retries=0, default_headers={"X-Weir-Max-Price-Microcents": str(cap)}
+    ) as client:
+        events = list(client.responses.create(model="resp-long", input="hi", max_output_tokens=16, stream=True))
+    last = events[-1]
+    assert last.type == "response.incomplete", [e.type for e in events[-3:]]
+    assert (
+        last.response.incomplete_details is not None and last.response.incomplete_details.reason == "max_output_tokens"
+    )
+    usage = last.response.usage
+    assert usage is not None and 0 < usage.output_tokens and (usage.model_extra or {}).get("cost_microcents", 0) <= cap
+    options = types.HttpOptions(
+        base_url=weir.url,
+        retry_options=types.HttpRetryOptions(attempts=1),
+        headers={"X-Weir-Max-Price-Microcents": str(cap)},
+    )
+    google = genai.Client(api_key=key, http_options=options)
+    try:
+        chunks = list(
+            google.models.generate_content_stream(
+                model="gemini-long", contents="hi", config=types.GenerateContentConfig(max_output_tokens=16)
+            )
+        )
+    finally:
+        google.close()
+    final = chunks[-1]
+    assert final.candidates and final.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    assert final.usage_metadata is not None and 0 < (final.usage_metadata.candidates_token_count or 0)
+    text = "".join(c.text or "" for c in chunks)
+    assert text and len(text) < 1200 * 4

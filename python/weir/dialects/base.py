@@ -84,10 +84,10 @@ class Passthrough(msgspec.Struct, frozen=True, kw_only=True):
     # whose streams report the output's usage only at their end: what a client that left early was sent is counted
     # from it. None: the stream reports usage as it goes (Gemini).
     streamed_text: Callable[[Any], Iterator[str]] | None = None
-    # How a stream stopped at its price cap ends, in this dialect, with its length stop reason: (the last event
-    # sent, the usage billed, its cost, whether the client asked for usage, the content block left open) -> bytes.
-    # None: this dialect's streams are not stopped at the cap (only admission checks it).
-    capped_end: Callable[[Any, Usage, int, bool, int | None], bytes] | None = None
+    # How a stream stopped at its price cap ends, in this dialect, with its length stop reason: (the first and the
+    # last event sent, the usage billed, its cost, whether the client asked for usage, the content block left open)
+    # -> bytes. None: this dialect's streams are not stopped at the cap (only admission checks it).
+    capped_end: Callable[[Any, Any, Usage, int, bool, int | None], bytes] | None = None
 
 
 class IdRewriter(Protocol):

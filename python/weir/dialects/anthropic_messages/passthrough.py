@@ -43,7 +43,7 @@ def streamed_text(event: Any) -> Iterator[str]:
             yield tool
 
 
-def capped_end(last: Any, usage: Usage, cost: int, wants_usage: bool, open_block: int | None) -> bytes:
+def capped_end(head: Any, last: Any, usage: Usage, cost: int, wants_usage: bool, open_block: int | None) -> bytes:
     """The open content block stopped, a message_delta with stop_reason "max_tokens" (as when max_tokens runs out)
     carrying the usage and cost, and message_stop."""
     out = b""

@@ -49,7 +49,7 @@ def streamed_text(event: Any) -> Iterator[str]:
                         yield text
 
 
-def capped_end(last: Any, usage: Usage, cost: int, wants_usage: bool, open_block: int | None) -> bytes:
+def capped_end(head: Any, last: Any, usage: Usage, cost: int, wants_usage: bool, open_block: int | None) -> bytes:
     """A final chunk with finish_reason "length" (as when max_tokens runs out), the usage chunk when the client
     asked for usage, and [DONE]."""
     ids = ("id", "created", "model", "system_fingerprint")

@@ -16,6 +16,7 @@ import orjson
 
 from weir._native import responses_usage
 from weir.billing.meter import microcents_to_usd
+from weir.canonical.usage import Usage
 from weir.dialects.base import Passthrough
 
 
@@ -93,6 +94,31 @@ def streamed_text(event: Any) -> Iterator[str]:
             yield text
 
 
+def capped_end(head: Any, last: Any, usage: Usage, cost: int, wants_usage: bool, open_block: int | None) -> bytes:
+    """response.incomplete (as when max_output_tokens runs out), its response carrying the usage and cost."""
+    created = head.get("response") if isinstance(head, dict) else None
+    response = {k: v for k, v in created.items() if k != "output"} if isinstance(created, dict) else {}
+    response.update(
+        object="response",
+        status="incomplete",
+        incomplete_details={"reason": "max_output_tokens"},
+        output=[],
+        usage={
+            "input_tokens": usage.input,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": usage.output,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": usage.input + usage.output,
+            "cost_microcents": cost,
+            "cost": microcents_to_usd(cost),
+        },
+    )
+    event: dict[str, Any] = {"type": "response.incomplete", "response": response}
+    if isinstance(last, dict) and isinstance(last.get("sequence_number"), int):
+        event["sequence_number"] = last["sequence_number"] + 1
+    return b"event: response.incomplete\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
 SPEC = Passthrough(
     tap="openai_responses",
     usage_of=responses_usage,
@@ -100,4 +126,5 @@ SPEC = Passthrough(
     usage_event=completed_event,
     ids=ResponseIds,
     streamed_text=streamed_text,
+    capped_end=capped_end,
 )

@@ -19,7 +19,19 @@ from weir.pipeline.relay.left_early import request_tokens
 
 
 class RunningCap:
-    __slots__ = ("_call", "_encoding", "_framer", "_text", "cap", "input", "last", "open_block", "output", "stopped")
+    __slots__ = (
+        "_call",
+        "_encoding",
+        "_framer",
+        "_text",
+        "cap",
+        "head",
+        "input",
+        "last",
+        "open_block",
+        "output",
+        "stopped",
+    )
 
     def __init__(self, call: Call, client: Dialect, raw: bytes, cap: int, max_line: int) -> None:
         streamed_text = client.passthrough.streamed_text
@@ -31,6 +43,7 @@ class RunningCap:
         self.cap = cap
         self.input = request_tokens(client, raw, self._encoding)
         self.output = 0
+        self.head: dict[str, Any] | None = None  # the first event sent (Responses: response.created, its ids)
         self.last: dict[str, Any] | None = None  # the last event sent, for the ending's ids
         self.open_block: int | None = None  # Anthropic: the content block a delta was last sent for
         self.stopped = False  # a block would have taken the call past its cap: the stream ends here
@@ -38,7 +51,7 @@ class RunningCap:
     def passes(self, out: bytes) -> bool:
         """Whether sending `out` (whole SSE blocks) would take the call past its cap; if not, it is counted."""
         texts: list[str] = []
-        last = self.last
+        head, last = self.head, self.last
         block = self.open_block
         for _, data in self._framer.feed(out):
             try:
@@ -47,6 +60,8 @@ class RunningCap:
                 continue
             if isinstance(event, dict):
                 last = event
+                if head is None:
+                    head = event
                 kind = event.get("type")
                 if kind in ("content_block_start", "content_block_delta"):
                     block = event.get("index") if isinstance(event.get("index"), int) else block
@@ -57,7 +72,7 @@ class RunningCap:
         if self._call.cost_of(Usage(input=self.input, output=output)) > self.cap:
             self.stopped = True
             return True
-        self.output, self.last, self.open_block = output, last, block
+        self.output, self.head, self.last, self.open_block = output, head, last, block
         return False
 
     def usage(self) -> Usage:

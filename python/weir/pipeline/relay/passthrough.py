@@ -170,7 +170,7 @@ class PassthroughLeg:
         call.status = 200
         end = self.client.passthrough.capped_end
         assert end is not None
-        tail = end(cap.last, call.usage, call.cost(), self.wants_usage, cap.open_block)
+        tail = end(cap.head, cap.last, call.usage, call.cost(), self.wants_usage, cap.open_block)
         await send({"type": "http.response.body", "body": tail})
 
     async def _pipe(self, opened: Opened, tap: StreamTap, send: Send) -> GatewayError | None:
