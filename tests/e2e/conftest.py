@@ -65,6 +65,7 @@ MODELS = [  # (id, aliases, provider, upstream model)
     ("cut-test", [], "mock", "mock-cut"),
     ("long-test", [], "mock", "mock-long"),
     ("resp-long", [], "responses-mock", "mock-long"),  # a Responses stream that ignores its output budget
+    ("claude-long", [], "anthropic-mock", "mock-long"),
     ("gemini-long", [], "gemini-mock", "mock-long"),
     ("down-test", [], "nowhere", "mock-model"),
     ("slow-test", [], "impatient", "mock-slow"),

@@ -17,6 +17,7 @@ from pathlib import Path
 import anthropic
 import httpx
 import openai
+import orjson
 import pytest
 from google import genai
 from google.genai import errors, types
@@ -393,5 +394,14 @@ def test_the_account_and_tier_multipliers_price_every_call(gate: Gate) -> None:
         time.sleep(0.05)
     assert found.json()["multiplier"] == 3.0
     assert found.json()["cost_microcents"] == int(answer.headers["x-weir-cost-microcents"])
+    streamed = httpx.post(
+        f"{gate.weir.url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": "gpt-test", "messages": HI, "stream": True, "stream_options": {"include_usage": True}},
+        timeout=20,
+    )
+    chunks = [orjson.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")]
+    in_stream = next(c["usage"] for c in reversed(chunks) if c.get("usage"))
+    assert in_stream["cost_microcents"] == -(-usage * 3 // 1_000_000)  # the stream's own usage: multiplied too
     shown = gate.weir.cli("accounts", "update", "multiplied", "--rate-multiplier", "1.2345", check=False)
     assert shown.returncode == 1 and "--rate-multiplier" in shown.stderr and "3 decimal" in shown.stderr

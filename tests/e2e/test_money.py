@@ -208,3 +208,62 @@ def test_responses_and_gemini_streams_stop_at_their_cap_too(weir: Weir) -> None:
     assert final.usage_metadata is not None and 0 < (final.usage_metadata.candidates_token_count or 0)
     text = "".join(c.text or "" for c in chunks)
     assert text and len(text) < 1200 * 4
+
+
+def test_an_anthropic_stream_stops_at_its_cap_with_max_tokens(weir: Weir) -> None:
+    key = weir.new_key("money-midstream-claude", "5")
+    cap = 20_000
+    with anthropic.Anthropic(
+        base_url=weir.url, api_key=key, max_retries=0, default_headers={"X-Weir-Max-Price-Microcents": str(cap)}
+    ) as claude:
+        with claude.messages.stream(model="claude-long", max_tokens=16, messages=HI) as stream:  # type: ignore[arg-type]
+            text = "".join(stream.text_stream)
+            final = stream.get_final_message()
+    assert final.stop_reason == "max_tokens" and text and len(text) < 1200 * 4
+    assert 0 < final.usage.output_tokens and final.usage.input_tokens > 1000  # the upstream's own input count
+    manager = weir.cli("keys", "create", "--account", "money-midstream-claude", "--management").stdout.split()[-1]
+    records = httpx.get(
+        f"{weir.url}/v1/account/usage", headers={"authorization": f"Bearer {manager}"}, params={"model": "claude-long"}
+    ).json()["data"]
+    deadline = time.monotonic() + 10
+    while not records and time.monotonic() < deadline:
+        time.sleep(0.1)
+        records = httpx.get(
+            f"{weir.url}/v1/account/usage",
+            headers={"authorization": f"Bearer {manager}"},
+            params={"model": "claude-long"},
+        ).json()["data"]
+    assert records and records[0]["usage_estimated"] is True and 0 < records[0]["cost_microcents"] <= cap
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/messages", {"model": "claude-long", "max_tokens": 100, "messages": HI, "stream": True}),
+        ("/v1/responses", {"model": "resp-long", "input": "hi", "stream": True}),
+    ],
+    ids=["anthropic", "responses"],
+)
+def test_a_client_that_leaves_is_billed_what_it_was_sent_on_other_dialects(
+    weir: Weir, path: str, body: dict[str, object]
+) -> None:
+    key = weir.new_key(f"money-leaving-{path.rsplit('/', 1)[1]}", "5")
+    manager = weir.cli("keys", "create", "--account", f"money-leaving-{path.rsplit('/', 1)[1]}", "--management")
+    headers = {"authorization": f"Bearer {key}", "anthropic-version": "2023-06-01"}
+    with httpx.stream("POST", f"{weir.url}{path}", json=body, headers=headers, timeout=30) as r:
+        rid = r.headers["x-weir-request-id"]
+        seen = 0
+        for line in r.iter_lines():
+            if line.startswith("data: ") and '"delta"' in line:
+                seen += 1
+                if seen == 5:
+                    break  # a few words, then hang up
+    url = f"{weir.url}/v1/generations/{rid}"
+    auth = {"authorization": f"Bearer {manager.stdout.strip().splitlines()[-1]}"}
+    deadline = time.monotonic() + 10
+    while (record := httpx.get(url, headers=auth)).status_code == 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    got = record.json()
+    assert (got["status"], got["usage_estimated"]) == (499, True), got
+    assert 5 <= got["output_tokens"] < 200 and got["input_tokens"] > 0 and got["cost_microcents"] > 0

@@ -80,10 +80,11 @@ async def _stream(model: str, tools: bool, cut: bool) -> Any:
     else:
         block = {"type": "text", "text": ""}
         yield _event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
-        for word in m.REPLY_WORDS:
+        long = model == "mock-long"  # ~6 s, ignoring max_tokens: for caps and clients that leave early
+        for word in m.REPLY_WORDS * (200 if long else 1):
             delta = {"type": "text_delta", "text": word}
             yield _event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0.005 if long else 0.001)
             if cut and word == " the":
                 return
             if model == "mock-pause" and word == " from":

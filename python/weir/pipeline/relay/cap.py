@@ -24,6 +24,8 @@ class RunningCap:
         "_encoding",
         "_framer",
         "_text",
+        "cache_write",
+        "cached",
         "cap",
         "head",
         "input",
@@ -41,15 +43,20 @@ class RunningCap:
         self._encoding = call.model.token_encoding
         self._framer = SseFramer(max_line)
         self.cap = cap
-        self.input = request_tokens(client, raw, self._encoding)
+        self.input = request_tokens(client, raw, self._encoding)  # until the upstream says (Anthropic, Gemini)
+        self.cached = self.cache_write = 0
         self.output = 0
         self.head: dict[str, Any] | None = None  # the first event sent (Responses: response.created, its ids)
         self.last: dict[str, Any] | None = None  # the last event sent, for the ending's ids
         self.open_block: int | None = None  # Anthropic: the content block a delta was last sent for
         self.stopped = False  # a block would have taken the call past its cap: the stream ends here
 
-    def passes(self, out: bytes) -> bool:
-        """Whether sending `out` (whole SSE blocks) would take the call past its cap; if not, it is counted."""
+    def passes(self, out: bytes, seen: tuple[int, int, int, int, int] | None) -> bool:
+        """Whether sending `out` (whole SSE blocks) would take the call past its cap; if not, it is counted.
+        `seen`: the usage the stream has reported so far (the tap's), whose input replaces the local count."""
+        if seen is not None and seen[0] > 0:
+            reported = Usage.from_tuple(seen)
+            self.input, self.cached, self.cache_write = reported.input, reported.cached, reported.cache_write
         texts: list[str] = []
         head, last = self.head, self.last
         block = self.open_block
@@ -69,11 +76,13 @@ class RunningCap:
                     block = None
                 texts.extend(self._text(event))
         output = self.output + (count_tokens_many(texts, self._encoding) if texts else 0)
-        if self._call.cost_of(Usage(input=self.input, output=output)) > self.cap:
+        if self._call.cost_of(self.usage(output)) > self.cap:
             self.stopped = True
             return True
         self.output, self.head, self.last, self.open_block = output, head, last, block
         return False
 
-    def usage(self) -> Usage:
-        return Usage(input=self.input, output=self.output)
+    def usage(self, output: int | None = None) -> Usage:
+        """What the call is billed: its input (as reported, else counted) and the output sent (or `output`)."""
+        out = self.output if output is None else output
+        return Usage(input=self.input, cached=self.cached, output=out, cache_write=self.cache_write)

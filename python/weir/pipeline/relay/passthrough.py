@@ -184,7 +184,7 @@ class PassthroughLeg:
                 out = ids.stream(out)
             cap = self.cap
             if out:
-                if cap is not None and cap.passes(out):
+                if cap is not None and cap.passes(out, tap.usage):
                     return None
                 await send({"type": "http.response.body", "body": out, "more_body": True})
                 if kept is not None:
@@ -194,7 +194,7 @@ class PassthroughLeg:
                 if ids is not None:
                     out = ids.stream(out)
                 if out:
-                    if cap is not None and cap.passes(out):
+                    if cap is not None and cap.passes(out, tap.usage):
                         return None  # the cap stopped it: _stream ends it
                     await send({"type": "http.response.body", "body": out, "more_body": True})
                     if kept is not None and len(kept) < MAX_KEPT_CHUNKS:
