@@ -267,3 +267,48 @@ def test_a_client_that_leaves_is_billed_what_it_was_sent_on_other_dialects(
     got = record.json()
     assert (got["status"], got["usage_estimated"]) == (499, True), got
     assert 5 <= got["output_tokens"] < 200 and got["input_tokens"] > 0 and got["cost_microcents"] > 0
+
+
+def test_translated_streams_stop_at_their_cap_and_bill_a_client_that_leaves(weir: Weir) -> None:
+    """The client's dialect is not the upstream's: the cap and the hang-up work on the canonical events."""
+    key = weir.new_key("money-translated", "5")
+    cap = 20_000
+    headers = {"X-Weir-Max-Price-Microcents": str(cap)}
+    with openai.OpenAI(base_url=f"{weir.url}/v1", api_key=key, max_retries=0, default_headers=headers) as client:
+        chunks = list(
+            client.chat.completions.create(
+                model="claude-long",
+                messages=HI,
+                max_tokens=16,
+                stream=True,  # type: ignore[arg-type]
+            )
+        )
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["length"], finishes
+    with anthropic.Anthropic(base_url=weir.url, api_key=key, max_retries=0, default_headers=headers) as claude:
+        with claude.messages.stream(model="long-test", max_tokens=16, messages=HI) as stream:  # type: ignore[arg-type]
+            text = "".join(stream.text_stream)
+            final = stream.get_final_message()
+    assert final.stop_reason == "max_tokens" and text and len(text) < 1200 * 4
+    manager = weir.cli("keys", "create", "--account", "money-translated", "--management").stdout.split()[-1]
+    auth = {"authorization": f"Bearer {manager}"}
+    body = {"model": "claude-long", "messages": HI, "stream": True}
+    with httpx.stream(
+        "POST", f"{weir.url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+    ) as r:
+        rid = r.headers["x-weir-request-id"]
+        seen = 0
+        for line in r.iter_lines():
+            if line.startswith("data: ") and '"content"' in line:
+                seen += 1
+                if seen == 5:
+                    break
+    deadline = time.monotonic() + 10
+    while (record := httpx.get(f"{weir.url}/v1/generations/{rid}", headers=auth)).status_code == 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    got = record.json()
+    assert (got["status"], got["usage_estimated"]) == (499, True), got
+    assert 5 <= got["output_tokens"] < 200 and got["input_tokens"] > 0
+    capped = httpx.get(f"{weir.url}/v1/account/usage", headers=auth, params={"model": "claude-long"}).json()["data"]
+    assert all(r["cost_microcents"] <= cap for r in capped if r["status"] == 200)

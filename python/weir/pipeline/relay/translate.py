@@ -6,6 +6,7 @@ its dialect.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import msgspec
 from starlette.types import Send
@@ -13,12 +14,23 @@ from starlette.types import Send
 from weir._native import SseFramer, count_tokens_many
 from weir.canonical.request import Request
 from weir.canonical.response import Response
-from weir.canonical.stream import Failure, Start, StreamEvent, TextDelta, ThinkingDelta, ToolInputDelta, UsageUpdate
+from weir.canonical.stream import (
+    BlockStart,
+    BlockStop,
+    Failure,
+    Finish,
+    Start,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolInputDelta,
+    UsageUpdate,
+)
 from weir.canonical.usage import Usage
 from weir.dialects.anthropic_messages import stream as anthropic_stream
 from weir.dialects.base import Egress, Reply, Target
 from weir.dialects.registry import ANTHROPIC_MESSAGES, Dialect
-from weir.errors import GatewayError, UpstreamStreamError
+from weir.errors import ClientGone, GatewayError, UpstreamStreamError
 from weir.pipeline.attempt import Opened, Outgoing, broken_stream, timed_out
 from weir.pipeline.call import Call
 from weir.pipeline.custom_tools import StreamRestorer, custom_names, restore
@@ -43,6 +55,7 @@ class TranslateLeg:
         "egress",
         "finished",
         "out",
+        "request",
         "stream",
         "wants_usage",
         "wire",
@@ -69,6 +82,7 @@ class TranslateLeg:
         self.egress: Egress = self.wire.request.from_canonical(request, target)
         self.out = Outgoing(route.url(call.stream), self.egress.body, upstream.headers(call.request_id, key))
         self.customs = custom_names(request)  # the request's custom tools, whose calls come back as function calls
+        self.request = request  # counted locally when the upstream says nothing of its input (cap, hang-ups)
         self.call = call
         self.client = client
         self.stream = call.stream
@@ -146,9 +160,13 @@ class TranslateLeg:
         restorer = StreamRestorer(self.customs) if self.customs else None
         tally = _Tally()
         failed = False
+        limit = call.max_price if call.max_price is not None else call.principal.max_price
+        cap = None if limit is None else _Cap(call, limit, lambda: local_count(self.request, call.model.token_encoding))
 
         def write(ev: StreamEvent) -> bytes:
             nonlocal failed
+            if cap is not None:
+                cap.check(ev, tally)  # raises _Capped before the event that would pass the call's price cap
             tally.observe(ev)
             if isinstance(ev, Failure):  # the writer renders it as the client dialect's error event and stops
                 failed = True
@@ -166,6 +184,7 @@ class TranslateLeg:
             return bytes(buf)
 
         clean = True
+        capped = False
         try:
             data = convert(framer.feed(opened.first))
             if data:
@@ -175,6 +194,14 @@ class TranslateLeg:
                 if data:
                     await out.send(data)
             tail = convert(framer.finish(), reader.finish())
+        except _Capped:  # the stream ends here, as when its output budget runs out; the upstream is closed
+            assert cap is not None
+            clean, capped = False, True
+            tail = b"".join(writer.feed(ev) for ev in cap.ending())
+        except (asyncio.CancelledError, ClientGone):  # the client left: bill what it was sent
+            call.usage = tally.left_early(call.model.token_encoding, self._local_input)
+            call.usage_estimated = call.usage != tally.usage
+            raise
         except (*TRANSPORT_ERRORS, ValueError) as exc:  # ValueError: an SSE line over the size cap
             clean = False
             broken: GatewayError
@@ -188,7 +215,12 @@ class TranslateLeg:
             late = timed_out(call)
             tail += write(Failure(status=late.status, type="timeout_error", message=late.message))
             clean = False
-        call.usage = tally.final(call.model.token_encoding)
+        if capped:
+            assert cap is not None
+            call.usage = cap.usage(tally)
+            call.usage_estimated = True
+        else:
+            call.usage = tally.final(call.model.token_encoding)
         if failed:
             call.waived = True  # the upstream broke off or failed the stream: recorded, not charged
         else:
@@ -198,6 +230,9 @@ class TranslateLeg:
                 await self.finished(msgspec.json.encode(completed), False)
         await out.end(tail)
         return clean and not failed
+
+    def _local_input(self) -> int:
+        return local_count(self.request, self.call.model.token_encoding)
 
 
 ESTIMATE_EXACT_BYTES = 256 * 1024  # larger requests are estimated at 4 bytes a token instead of counted
@@ -237,3 +272,68 @@ class _Tally:
             output = count_tokens_many(self.texts, encoding)
             usage = Usage(usage.input, usage.cached, output, usage.reasoning, usage.cache_write)
         return usage
+
+    def left_early(self, encoding: str, input_tokens: Callable[[], int]) -> Usage:
+        """The usage of a stream its client left: what the upstream had reported, the output counted from the text
+        it was sent when more than that (Anthropic's message_start says 1), the input counted from the request when
+        the upstream had said none."""
+        usage = self.usage or Usage()
+        output = max(usage.output, count_tokens_many(self.texts, encoding) if self.texts else 0)
+        prompt = usage.input or input_tokens()
+        if (output, prompt) == (usage.output, usage.input):
+            return usage
+        return Usage(prompt, usage.cached, output, usage.reasoning, usage.cache_write)
+
+
+class _Capped(Exception):
+    """The next event would take the call past its price cap."""
+
+
+class _Cap:
+    """A translated stream's running cost against its price cap: the input as the upstream reported it (else
+    counted from the request, once), the output counted from each text event before it is written."""
+
+    def __init__(self, call: Call, limit: int, request_tokens: Callable[[], int]) -> None:
+        self._call = call
+        self._limit = limit
+        self._request_tokens = request_tokens
+        self._counted_input: int | None = None
+        self.output = 0
+        self.open: int | None = None  # the content block being written
+
+    def _input(self, tally: _Tally) -> Usage:
+        seen = tally.usage
+        if seen is not None and seen.input:
+            return seen
+        if self._counted_input is None:
+            self._counted_input = self._request_tokens()
+        return Usage(input=self._counted_input)
+
+    def check(self, ev: StreamEvent, tally: _Tally) -> None:
+        if isinstance(ev, BlockStart):
+            self.open = ev.index
+        elif isinstance(ev, BlockStop):
+            self.open = None
+        text = (
+            ev.text
+            if isinstance(ev, TextDelta | ThinkingDelta)
+            else ev.partial_json
+            if isinstance(ev, ToolInputDelta)
+            else None
+        )
+        if not text:
+            return
+        output = self.output + count_tokens_many([text], self._call.model.token_encoding)
+        seen = self._input(tally)
+        if self._call.cost_of(Usage(seen.input, seen.cached, output, 0, seen.cache_write)) > self._limit:
+            raise _Capped()
+        self.output = output
+
+    def ending(self) -> list[StreamEvent]:
+        """What closes the stream in the canonical form: the open block, then a max_tokens finish."""
+        stop: list[StreamEvent] = [] if self.open is None else [BlockStop(index=self.open)]
+        return [*stop, Finish(stop_reason="max_tokens")]
+
+    def usage(self, tally: _Tally) -> Usage:
+        seen = self._input(tally)
+        return Usage(seen.input, seen.cached, self.output, 0, seen.cache_write)
