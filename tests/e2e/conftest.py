@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -52,6 +54,16 @@ class Weir:
     def new_key(self, account: str, balance_usd: str = "5", *extra: str) -> str:
         self.cli("accounts", "create", account, "--balance-usd", balance_usd)
         return self.cli("keys", "create", "--account", account, *extra).stdout.strip().splitlines()[-1]
+
+    def generation(self, request_id: str, manager: str, wait: float = 10.0) -> dict[str, Any]:
+        """GET /v1/generations/{request_id} with the management key `manager`, once the record is committed."""
+        deadline = time.monotonic() + wait
+        while True:
+            found = httpx.get(f"{self.url}/v1/generations/{request_id}", headers={"authorization": f"Bearer {manager}"})
+            if found.status_code != 404 or time.monotonic() > deadline:
+                assert found.status_code == 200, found.text
+                return found.json()  # type: ignore[no-any-return]
+            time.sleep(0.05)
 
     def upstream_requests(self) -> list[dict[str, object]]:
         return httpx.get(f"{self.upstream}/_mock/requests").json()  # type: ignore[no-any-return]

@@ -113,12 +113,8 @@ def test_a_calls_generation_record_is_read_back_by_its_accounts_management_key(w
     assert answer.status_code == 200
     rid = answer.headers["x-weir-request-id"]
     url = f"{weir.url}/v1/generations/{rid}"
-    deadline = time.monotonic() + 5
-    while (found := httpx.get(url, headers={"authorization": f"Bearer {manager}"})).status_code == 404:
-        assert time.monotonic() < deadline, found.text  # committed within moments of the answer
-        time.sleep(0.05)
-    record = found.json()
-    assert found.status_code == 200 and record["id"] == rid and record["model"] == "gpt-test"
+    record = weir.generation(rid, manager, wait=5)  # committed within moments of the answer
+    assert record["id"] == rid and record["model"] == "gpt-test"  # (a 200: generation() checks it)
     assert record["cost_microcents"] == int(answer.headers["x-weir-cost-microcents"])
     assert record["input_tokens"] == int(answer.headers["x-weir-input-tokens"]) and record["status"] == 200
     theirs = httpx.get(url, headers={"authorization": f"Bearer {stranger}"})
@@ -258,13 +254,7 @@ def test_a_client_that_leaves_is_billed_what_it_was_sent_on_other_dialects(
                 seen += 1
                 if seen == 5:
                     break  # a few words, then hang up
-    url = f"{weir.url}/v1/generations/{rid}"
-    auth = {"authorization": f"Bearer {manager.stdout.strip().splitlines()[-1]}"}
-    deadline = time.monotonic() + 10
-    while (record := httpx.get(url, headers=auth)).status_code == 404:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    got = record.json()
+    got = weir.generation(rid, manager.stdout.strip().splitlines()[-1])
     assert (got["status"], got["usage_estimated"]) == (499, True), got
     assert 5 <= got["output_tokens"] < 200 and got["input_tokens"] > 0 and got["cost_microcents"] > 0
 
@@ -303,11 +293,7 @@ def test_translated_streams_stop_at_their_cap_and_bill_a_client_that_leaves(weir
                 seen += 1
                 if seen == 5:
                     break
-    deadline = time.monotonic() + 10
-    while (record := httpx.get(f"{weir.url}/v1/generations/{rid}", headers=auth)).status_code == 404:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    got = record.json()
+    got = weir.generation(rid, manager)
     assert (got["status"], got["usage_estimated"]) == (499, True), got
     assert 5 <= got["output_tokens"] < 200 and got["input_tokens"] > 0
     capped = httpx.get(f"{weir.url}/v1/account/usage", headers=auth, params={"model": "claude-long"}).json()["data"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from weir.billing.meter import NO_UNITS, ZERO, Units, cost_microcents
 from weir.billing.prices import TOKENS_PER_PRICE_UNIT, TokenPrice
 
 # The fields in which each inbound dialect's clients limit a call's output, in the order they are read.
@@ -42,3 +43,13 @@ def max_cost(price: TokenPrice, input_tokens: int, output_tokens: int, multiplie
     dearest = max(price.input, price.cached_input, price.cache_write)
     scaled = (input_tokens * dearest + output_tokens * price.output) * multiplier_ppm
     return -(-scaled // (TOKENS_PER_PRICE_UNIT * 1_000_000))
+
+
+def call_estimate(
+    price: TokenPrice, input_tokens: int, output_tokens: int, multiplier_ppm: int, units: Units = NO_UNITS
+) -> int:
+    """A call's estimate: `max_cost`, plus its priced `units` (media), at least 1 microcent (a balance above 0)."""
+    estimate = max_cost(price, input_tokens, output_tokens, multiplier_ppm)
+    if units is not NO_UNITS:
+        estimate += cost_microcents(ZERO, price, units, multiplier_ppm)
+    return estimate if estimate > 1 else 1

@@ -13,7 +13,7 @@ import asyncio
 
 from starlette.types import Receive, Send
 
-from weir.billing.estimate import client_output_limit, max_cost
+from weir.billing.estimate import call_estimate, client_output_limit
 from weir.billing.wallets import Wallets
 from weir.canonical.request import Request
 from weir.config import Server
@@ -80,8 +80,7 @@ class Exchange:
         routes, key = self.router.candidates(model, session)
         call = Call(request_id, principal, model, routes[0], stream, name, ip, family)
         if size:
-            estimate = max_cost(model.price, size, max_output or model.max_output, principal.multiplier_ppm)
-            call.estimate = estimate if estimate > 1 else 1
+            call.estimate = call_estimate(model.price, size, max_output or model.max_output, principal.multiplier_ppm)
         call.max_price = max_price
         return call, routes, key
 

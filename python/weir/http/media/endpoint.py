@@ -12,8 +12,8 @@ import logging
 
 from starlette.types import Scope, Send
 
-from weir.billing.estimate import max_cost
-from weir.billing.meter import ZERO, Units, cost_microcents
+from weir.billing.estimate import call_estimate
+from weir.billing.meter import Units
 from weir.dialects.openai_chat import errors as openai_errors
 from weir.errors import GatewayError, InvalidRequest
 from weir.gateway import Gateway
@@ -72,8 +72,5 @@ class MediaEndpoint:
 
 def media_estimate(call: Call, size: int, output: int, units: Units) -> int:
     """The most a media call may cost: its input bound (the body's bytes) and `output` tokens like a model call's,
-    and its priced `units`, times its multiplier; at least 1 microcent (a balance above 0)."""
-    multiplier = call.principal.multiplier_ppm
-    price = call.model.price
-    estimate = max_cost(price, size, output, multiplier) + cost_microcents(ZERO, price, units, multiplier)
-    return estimate if estimate > 1 else 1
+    and its priced `units`."""
+    return call_estimate(call.model.price, size, output, call.principal.multiplier_ppm, units)

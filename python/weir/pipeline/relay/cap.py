@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import orjson
-
 from weir._native import SseFramer, count_tokens_many
 from weir.canonical.usage import Usage
 from weir.dialects.registry import Dialect
 from weir.pipeline.call import Call
-from weir.pipeline.relay.left_early import request_tokens
+from weir.pipeline.relay.left_early import decoded, request_tokens
 
 
 class RunningCap:
@@ -60,11 +58,7 @@ class RunningCap:
         texts: list[str] = []
         head, last = self.head, self.last
         block = self.open_block
-        for _, data in self._framer.feed(out):
-            try:
-                event = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                continue
+        for event in decoded(self._framer, out):
             if isinstance(event, dict):
                 last = event
                 if head is None:

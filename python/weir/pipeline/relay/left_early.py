@@ -32,16 +32,21 @@ class Sent:
     def output_tokens(self, streamed_text: Callable[[Any], Iterator[str]], encoding: str, max_line: int) -> int:
         framer = SseFramer(max_line)
         try:
-            events = framer.feed(b"".join(self.chunks)) + framer.finish()
-        except ValueError:  # a line longer than the limit: count what came before it
-            events = []
-        texts: list[str] = []
-        for _, data in events:
-            try:
-                texts.extend(streamed_text(orjson.loads(data)))
-            except orjson.JSONDecodeError:
-                continue  # [DONE], keep-alives
+            texts = [text for event in decoded(framer, b"".join(self.chunks), True) for text in streamed_text(event)]
+        except ValueError:  # a line longer than the limit: count nothing rather than guess
+            texts = []
         return count_tokens_many(texts, encoding) if texts else 0
+
+
+def decoded(framer: SseFramer, data: bytes, last: bool = False) -> Iterator[Any]:
+    """The JSON data of each event `data` completes (`last`: and of the one it ends without its blank line);
+    [DONE] and anything else that is not JSON is skipped. ValueError for a line over the framer's limit."""
+    events = framer.feed(data) + framer.finish() if last else framer.feed(data)
+    for _, body in events:
+        try:
+            yield orjson.loads(body)
+        except orjson.JSONDecodeError:
+            continue
 
 
 def estimated(seen: Usage, sent: Sent, client: Dialect, raw: bytes, encoding: str, max_line: int) -> Usage:
