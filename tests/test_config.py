@@ -272,14 +272,16 @@ def test_the_connection_settings_and_a_renamed_one(monkeypatch: pytest.MonkeyPat
     server = parse_config(GOOD).server
     assert (server.idle_timeout_seconds, server.body_read_timeout_seconds) == (10.0, 30.0)
     assert (server.max_connections, server.backlog, server.http) == (4096, 1024, "1")
-    assert (server.access_log, server.access_log_format) == (True, "text")
+    assert (server.access_log, server.access_log_format, server.shutdown_timeout_seconds) == (True, "text", 30.0)
     bad = GOOD.replace(
         "workers = 1",
-        "workers = 1\nidle_timeout_seconds = 0\nbody_read_timeout_seconds = 7200\nmax_connections = 8\nbacklog = 1",
+        "workers = 1\nidle_timeout_seconds = 0\nbody_read_timeout_seconds = 7200\nshutdown_timeout_seconds = -1\n"
+        "max_connections = 8\nbacklog = 1",
     )
     assert problems(bad) == [
         "server.idle_timeout_seconds: must be greater than 0 and at most 3600, got 0.0",
         "server.body_read_timeout_seconds: must be greater than 0 and at most 3600, got 7200.0",
+        "server.shutdown_timeout_seconds: must be greater than 0 and at most 3600, got -1.0",
         "server.max_connections: must be at least 16, got 8",
         "server.backlog: must be at least 128, got 1",
     ]

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
+import logging
 import os
+import signal
+import sys
+import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -32,8 +37,11 @@ from weir.http.responses import Responses
 from weir.upstreams.echo import echo_chat
 from weir.upstreams.echo_media import ECHO_MEDIA
 
+log = logging.getLogger("weir")
+
 
 def create_app(config: Config | None = None) -> ASGIApp:
+    _log_to_stderr()
     if config is None:
         config = load_config(os.environ.get("WEIR_CONFIG") or None)
     gateway = Gateway(config)
@@ -78,7 +86,10 @@ def create_app(config: Config | None = None) -> ASGIApp:
         try:
             yield
         finally:
+            started = time.monotonic()
+            log.info("worker %d stopping: writing the last usage records", os.getpid())
             await gateway.close()
+            log.info("worker %d stopped in %.2f s", os.getpid(), time.monotonic() - started)
 
     app = Starlette(
         routes=routes,
@@ -89,6 +100,19 @@ def create_app(config: Config | None = None) -> ASGIApp:
     server = config.server
     access_log = AccessLog(server.access_log_format) if server.access_log else None
     return HotPaths(app, hot, prefixes, access_log)
+
+
+def _log_to_stderr() -> None:
+    """Weir's own log lines (INFO and up) on stderr, beside granian's; `kill -USR1 <worker pid>` writes the stack
+    of every thread of a worker there too (a stop that hangs, a worker that stopped answering)."""
+    logger = logging.getLogger("weir")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(levelname)s] weir: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def _render(request: Request, err: GatewayError) -> Response:

@@ -168,7 +168,8 @@ class Gateway:
         if self._conversations is not None:
             await self._conversations.close()
         if self._settler is not None:
-            await self._settler.close()
+            # most of the time granian gives a stopping worker: the rest is for the holds, sessions and the store
+            await self._settler.close(self.config.server.shutdown_timeout_seconds * 0.8)
         if self._reservations is not None:
             await self._reservations.close()  # after the last usage commit: what is left of each slice goes back
         await self.limiter.close()

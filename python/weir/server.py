@@ -11,6 +11,7 @@ pass that check.
 from __future__ import annotations
 
 import errno
+import math
 import resource
 import socket
 import sys
@@ -101,6 +102,7 @@ def serve(config: Config) -> None:
         backlog=s.backlog,
         backpressure=cap,
         http1_settings=HTTP1Settings(header_read_timeout=round(s.idle_timeout_seconds * 1000)),
+        workers_kill_timeout=max(1, math.ceil(s.shutdown_timeout_seconds)),
         log_access=False,  # granian's line cannot carry Weir's request id; Weir writes its own (weir.http.access)
     )
     server.serve()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -15,9 +17,10 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from tests.e2e.conftest import PROVIDER_KEY, Weir, write_config
-from tests.support.processes import free_port, start, stop, wait_http
+from tests.support.processes import WorkerKilled, free_port, start, stop, wait_http
 from tests.support.unwritable import frozen
 
 BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
@@ -98,3 +101,40 @@ def test_unwritable_and_deleted_sqlite_file(mock_upstream: str, tmp_path: Path) 
         assert balance == 100_000_000 - spent, "each call was charged exactly once"
     finally:
         assert stop(proc) == 0, log.read_text()[-3000:]
+
+
+def test_a_stop_ends_within_the_shutdown_timeout_when_the_store_hangs(mock_upstream: str, tmp_path: Path) -> None:
+    """Another process holds the SQLite file's write lock, so the worker's last commit waits on busy_timeout (10 s):
+    the stop still ends after `server.shutdown_timeout_seconds`, and the log says what was not written."""
+    port = free_port()
+    config = tmp_path / "weir.toml"
+    db = tmp_path / "weir.db"
+    write_config(config, port, mock_upstream, f"sqlite://{db}", tmp_path / "data", "shutdown_timeout_seconds = 2")
+    env = {"WEIR_TEST_PEPPER": "test-pepper-0123456789abcdef", "MOCK_PROVIDER_KEY": PROVIDER_KEY}
+    weir = Weir(f"http://127.0.0.1:{port}", config, env, mock_upstream)
+    auth = {"Authorization": f"Bearer {weir.new_key('stuck', '1')}"}
+    log = tmp_path / "weir.log"
+    proc = start([sys.executable, "-m", "weir", "serve", "--config", str(config)], log, env)
+    try:
+        wait_http(f"{weir.url}/healthz", proc, log)
+        assert httpx.post(f"{weir.url}/v1/chat/completions", json=BODY, headers=auth).status_code == 200
+        wait_for("the first record committed", lambda: health(weir)[1]["usage_queue"]["depth"] == 0)  # type: ignore[index]
+        locker = sqlite3.connect(db, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:  # the key is cached and the account's hold covers this call: it needs no store to be answered
+            assert httpx.post(f"{weir.url}/v1/chat/completions", json=BODY, headers=auth).status_code == 200
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            proc.wait(10)
+            took = time.monotonic() - started
+        finally:
+            locker.rollback()
+            locker.close()
+        text = log.read_text()
+        assert took < 5, f"the stop took {took:.1f}s:\n{text[-3000:]}"
+        assert "1 usage records could not be written and are lost" in text, text[-3000:]
+        with pytest.warns(WorkerKilled):  # its store close was still waiting on the lock
+            stop(proc)
+    finally:
+        if proc.poll() is None:
+            stop(proc)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import httpx
@@ -38,19 +40,62 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float
 def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     with log.open("ab") as out:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env, cwd=ROOT
         )
+    _logs[proc.pid] = log
+    return proc
 
 
-def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
+_logs: dict[int, Path] = {}
+
+
+class WorkerKilled(UserWarning):
+    """granian killed a worker that had not stopped within server.shutdown_timeout_seconds (shown, never an error)."""
+
+
+def descendants(pid: int) -> list[int]:
+    """The process ids below `pid` (children first), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 40.0) -> int:
+    """SIGINT, then SIGKILL after `timeout` seconds; a process that had to be killed leaves on stderr (shown with
+    the failing test) the stacks its Weir workers dumped on SIGUSR1 and the end of its log.
+
+    The timeout is above `server.shutdown_timeout_seconds`' default (30 s): granian kills a worker that has not
+    stopped by then (granian can deadlock dropping a worker's runtime, emmett-framework/granian#875), and a test
+    that saw that gets a warning that names it instead of a failure."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            stuck = descendants(proc.pid)
+            for pid in stuck:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGUSR1)
+            time.sleep(1.0)
             proc.kill()
             proc.wait()
+            for pid in stuck:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            log = _logs.get(proc.pid)
+            tail = log.read_text(errors="replace")[-12000:] if log is not None else "(no log)"
+            sys.stderr.write(f"{proc.args!r} did not stop within {timeout}s; killed {stuck}. Its log ends:\n{tail}\n")
+    log = _logs.pop(proc.pid, None)
+    if log is not None and "refused to gracefully stop" in log.read_text(errors="replace"):
+        killed = WorkerKilled(f"granian killed a worker of {proc.args!r} that did not stop: see {log}")
+        warnings.warn(killed, stacklevel=2)
     return proc.returncode
 
 

@@ -32,6 +32,9 @@ class Server(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_connections: int = 4096  # open connections per worker (granian's backpressure); more wait in the backlog
     backlog: int = 1024  # the kernel's queue of connections not yet accepted
     access_log: bool = True  # one line per request on stdout (README "Hardening")
+    # A worker that has not stopped this long after the stop signal is killed (granian's workers_kill_timeout), so
+    # that a stop never hangs; its last usage records get most of this time to be written (README "Shutdown").
+    shutdown_timeout_seconds: float = 30.0
     access_log_format: Literal["text", "json"] = "text"
     # granian tuning (see `granian --help`); the defaults are what bench/ measured best
     loop: Literal["auto", "asyncio", "uvloop"] = "uvloop"

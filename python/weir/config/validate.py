@@ -42,7 +42,7 @@ def validate(config: Config) -> list[str]:
         problems.append(f"server.max_upload_bytes: must be at least 1024, got {s.max_upload_bytes}")
     if s.keepalive_seconds <= 0:
         problems.append(f"server.keepalive_seconds: must be greater than 0, got {s.keepalive_seconds}")
-    for field in ("idle_timeout_seconds", "body_read_timeout_seconds"):
+    for field in ("idle_timeout_seconds", "body_read_timeout_seconds", "shutdown_timeout_seconds"):
         if not 0 < getattr(s, field) <= 3600:
             problems.append(f"server.{field}: must be greater than 0 and at most 3600, got {getattr(s, field)}")
     if s.max_connections < 16:
