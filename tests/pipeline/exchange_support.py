@@ -168,7 +168,9 @@ class World:
         session: str | None = None,
         client: Dialect = OPENAI_CHAT,
         max_price: int | None = None,
+        leave_after: float | None = None,
     ) -> Outcome:
+        """One call; `leave_after` seconds in, the client hangs up (an http.disconnect)."""
         payload = dict(body or CHAT)
         if stream:
             payload["stream"] = True
@@ -183,7 +185,9 @@ class World:
         never = asyncio.Event()
 
         async def receive() -> dict[str, Any]:
-            await never.wait()
+            if leave_after is None:
+                await never.wait()
+            await asyncio.sleep(leave_after or 0)
             return {"type": "http.disconnect"}
 
         endpoint = _Endpoint(client)
@@ -199,6 +203,8 @@ class World:
             )
         except GatewayError as err:
             return Outcome(err.status, b"", err, messages)
+        if not any(m["type"] == "http.response.start" for m in messages):
+            return Outcome(self.settler.records[-1].status, b"", None, messages)  # it ended before an answer began
         status = next(m["status"] for m in messages if m["type"] == "http.response.start")
         body_bytes = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
         return Outcome(status, body_bytes, None, messages)

@@ -4,17 +4,23 @@ it, and every way a call ends giving its reservation back."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import Any
+
+import aiohttp
 import msgspec
 import orjson
 import pytest
 
-from tests.pipeline.exchange_support import CHAT, World, chat_answer
-from tests.support.transport import Answer
+from tests.pipeline.exchange_support import CHAT, World, chat_answer, chat_stream
+from tests.support.transport import Answer, Sent
 from weir.billing.estimate import max_cost
 from weir.billing.prices import TokenPrice
 from weir.billing.reservations import Reservations
 from weir.billing.spend import KeySpend
 from weir.config import Tier
+from weir.dialects.registry import ANTHROPIC_MESSAGES, OPENAI_CHAT, Dialect
 from weir.errors import InsufficientBalance, KeySpendLimitReached, MaxPriceExceeded, RateLimitExceeded
 from weir.limits import InProcessLimiter
 from weir.pipeline.access import KeyAccess, TierRules
@@ -57,17 +63,74 @@ async def test_a_call_reserves_its_estimate_and_gives_it_back_less_its_cost(sqli
     assert w.settler.records[0].cost_microcents == cost
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [Answer(500, b'{"error": {"message": "boom"}}', {"Content-Type": "application/json"}), Answer(200, b"not json")],
-    ids=["upstream error", "broken answer"],
-)
-async def test_a_failed_call_gives_its_reservation_back(sqlite_store: SqliteStore, answer: Answer) -> None:
+def refused(req: Sent) -> Answer:
+    raise aiohttp.ClientConnectorError(
+        aiohttp.client_reqrep.ConnectionKey("a.test", 80, False, True, None, None, None),
+        ConnectionRefusedError(111, "Connection refused"),
+    )
+
+
+async def silent(req: Sent) -> Answer:
+    await asyncio.sleep(30)
+    return chat_answer()
+
+
+def slow_stream(req: Sent) -> Answer:
+    stream = chat_stream()
+    return Answer(200, [stream.steps()[0], 30.0, *stream.steps()[1:]], stream.headers)
+
+
+JSON = {"Content-Type": "application/json"}
+# Every way a call can end other than success: (handler, stream, client dialect, provider settings, leave_after)
+ENDINGS: dict[str, tuple[Any, bool, Dialect, str, float | None]] = {
+    "upstream error": (lambda req: Answer(500, b'{"error": {"message": "boom"}}', JSON), False, OPENAI_CHAT, "", None),
+    "broken answer": (lambda req: Answer(200, b"not json"), False, OPENAI_CHAT, "", None),
+    "translation error": (lambda req: Answer(200, b'{"choices": 7}', JSON), False, ANTHROPIC_MESSAGES, "", None),
+    "connection refused": (refused, False, OPENAI_CHAT, "", None),
+    "timeout before the answer": (silent, False, OPENAI_CHAT, "first_byte_timeout_seconds = 0.05", None),
+    "stream time limit": (slow_stream, True, OPENAI_CHAT, "max_stream_seconds = 0.2", None),
+    "stream cut by the upstream": (lambda req: chat_stream(cut_after_first=True), True, OPENAI_CHAT, "", None),
+    "client gone mid-stream": (slow_stream, True, OPENAI_CHAT, "", 0.1),
+    "client gone before the answer": (silent, False, OPENAI_CHAT, "", 0.1),
+}
+
+
+@pytest.mark.parametrize("ending", list(ENDINGS))
+async def test_every_way_a_call_ends_gives_its_reservation_back(sqlite_store: SqliteStore, ending: str) -> None:
+    handler, stream, client, providers, leave_after = ENDINGS[ending]
     principal, reservations = await funded(sqlite_store, 100_000_000)
-    w = world(principal, reservations, answer)
-    outcome = await w.call()
-    assert outcome.status >= 500
-    assert reservations.holding(principal.account_id)[1] == 0
+    w = World(
+        {"a": handler}, [{"provider": "a"}], principal=principal, reservations=reservations, providers=providers
+    )
+    body = {**CHAT, "max_tokens": 100}
+    estimate = estimate_of({**body, "stream": True} if stream else body, 100)  # World.call adds "stream"
+    outcome = await asyncio.wait_for(w.call(body, stream=stream, client=client, leave_after=leave_after), 10)
+    [record] = w.settler.records
+    assert record.status != 200 or outcome.status == 200 and b"error" in outcome.body  # it did not succeed
+    hold, reserved = reservations.holding(principal.account_id)
+    assert reserved == 0, "the call's reservation went back"
+    assert hold == 5 * estimate - record.cost_microcents  # the slice lost what the call cost and nothing else
+    await reservations.close()
+    assert await sqlite_store.held_microcents(principal.account_id) == 0
+
+
+async def test_a_shutdown_gives_back_what_calls_still_in_flight_reserved(sqlite_store: SqliteStore) -> None:
+    """The process stops with a call in flight: the whole slice goes back to the store at once, and the call's own
+    end afterwards takes nothing more from it."""
+    principal, reservations = await funded(sqlite_store, 100_000_000)
+    w = world(principal, reservations)
+    w.transports["a"].handler = slow_stream
+    call = asyncio.ensure_future(w.call({**CHAT, "max_tokens": 100}, stream=True))
+    while not reservations.holding(principal.account_id)[1]:
+        await asyncio.sleep(0.01)
+    assert await sqlite_store.held_microcents(principal.account_id) > 0
+    await reservations.close()
+    assert await sqlite_store.held_microcents(principal.account_id) == 0
+    call.cancel()  # granian cancels what is left once the lifespan has ended
+    with contextlib.suppress(asyncio.CancelledError):
+        await call
+    assert await sqlite_store.held_microcents(principal.account_id) == 0
+    assert reservations.holding(principal.account_id) == (0, 0)
 
 
 async def test_an_account_that_cannot_cover_the_estimate_gets_402_before_any_upstream(

@@ -11,10 +11,12 @@ while the body is read, as a connection reset would be).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from weir.upstreams.transport import RequestBody
@@ -55,12 +57,16 @@ class MemoryResponse:
         self._steps = answer.steps()
         self.released = False
         self.closed = False
+        self._closing = asyncio.Event()
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         while self._steps:
+            if self.closed:  # as aiohttp's reads fail once the response is closed under them
+                raise aiohttp.ClientConnectionError("Connection closed")
             step = self._steps.pop(0)
             if isinstance(step, float):
-                await asyncio.sleep(step)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), step)
             elif isinstance(step, BaseException):
                 raise step
             elif step:
@@ -74,6 +80,7 @@ class MemoryResponse:
 
     def close(self) -> None:
         self.closed = True
+        self._closing.set()
 
 
 Handler = Callable[[Sent], Answer | Awaitable[Answer]]
