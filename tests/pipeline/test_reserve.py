@@ -99,9 +99,7 @@ ENDINGS: dict[str, tuple[Any, bool, Dialect, str, float | None]] = {
 async def test_every_way_a_call_ends_gives_its_reservation_back(sqlite_store: SqliteStore, ending: str) -> None:
     handler, stream, client, providers, leave_after = ENDINGS[ending]
     principal, reservations = await funded(sqlite_store, 100_000_000)
-    w = World(
-        {"a": handler}, [{"provider": "a"}], principal=principal, reservations=reservations, providers=providers
-    )
+    w = World({"a": handler}, [{"provider": "a"}], principal=principal, reservations=reservations, providers=providers)
     body = {**CHAT, "max_tokens": 100}
     estimate = estimate_of({**body, "stream": True} if stream else body, 100)  # World.call adds "stream"
     outcome = await asyncio.wait_for(w.call(body, stream=stream, client=client, leave_after=leave_after), 10)
