@@ -237,20 +237,26 @@ def test_an_anthropic_stream_stops_at_its_cap_with_max_tokens(weir: Weir) -> Non
     [
         ("/v1/messages", {"model": "claude-long", "max_tokens": 100, "messages": HI, "stream": True}),
         ("/v1/responses", {"model": "resp-long", "input": "hi", "stream": True}),
+        (
+            "/v1beta/models/gemini-long:streamGenerateContent?alt=sse",
+            {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        ),
     ],
-    ids=["anthropic", "responses"],
+    ids=["anthropic", "responses", "gemini"],
 )
 def test_a_client_that_leaves_is_billed_what_it_was_sent_on_other_dialects(
     weir: Weir, path: str, body: dict[str, object]
 ) -> None:
-    key = weir.new_key(f"money-leaving-{path.rsplit('/', 1)[1]}", "5")
-    manager = weir.cli("keys", "create", "--account", f"money-leaving-{path.rsplit('/', 1)[1]}", "--management")
-    headers = {"authorization": f"Bearer {key}", "anthropic-version": "2023-06-01"}
+    account = f"money-leaving-{path.rsplit('/', 1)[1].split(':')[0]}"
+    key = weir.new_key(account, "5")
+    manager = weir.cli("keys", "create", "--account", account, "--management")
+    headers = {"authorization": f"Bearer {key}", "x-goog-api-key": key, "anthropic-version": "2023-06-01"}
+    marker = '"text"' if "gemini" in path else '"delta"'  # a chunk with words in it
     with httpx.stream("POST", f"{weir.url}{path}", json=body, headers=headers, timeout=30) as r:
         rid = r.headers["x-weir-request-id"]
         seen = 0
         for line in r.iter_lines():
-            if line.startswith("data: ") and '"delta"' in line:
+            if line.startswith("data: ") and marker in line:
                 seen += 1
                 if seen == 5:
                     break  # a few words, then hang up
