@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -67,6 +68,14 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def unstopped_workers(log: str) -> list[int]:
+    """The workers granian spawned that never logged Weir's "stopped in": killed before their lifespan ended.
+    (granian also "kills" a worker whose lifespan has ended but whose process is still closing its sockets when
+    granian looks; that one is not counted.)"""
+    spawned = [int(pid) for pid in re.findall(r"Spawning worker-\d+ with PID: (\d+)", log)]
+    return [pid for pid in spawned if f"weir: worker {pid} stopped in " not in log]
+
+
 def stop(proc: subprocess.Popen[bytes], timeout: float = 40.0) -> int:
     """SIGINT, then SIGKILL after `timeout` seconds; a process that had to be killed leaves on stderr (shown with
     the failing test) the stacks its Weir workers dumped on SIGUSR1 and the end of its log.
@@ -74,6 +83,7 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 40.0) -> int:
     The timeout is above `server.shutdown_timeout_seconds`' default (30 s): granian kills a worker that has not
     stopped by then (granian can deadlock dropping a worker's runtime, emmett-framework/granian#875), and a test
     that saw that gets a warning that names it instead of a failure."""
+    started = time.monotonic()
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
@@ -93,8 +103,14 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 40.0) -> int:
             tail = log.read_text(errors="replace")[-12000:] if log is not None else "(no log)"
             sys.stderr.write(f"{proc.args!r} did not stop within {timeout}s; killed {stuck}. Its log ends:\n{tail}\n")
     log = _logs.pop(proc.pid, None)
-    if log is not None and "refused to gracefully stop" in log.read_text(errors="replace"):
-        killed = WorkerKilled(f"granian killed a worker of {proc.args!r} that did not stop: see {log}")
+    text = log.read_text(errors="replace") if log is not None else ""
+    if "refused to gracefully stop" in text and (unfinished := unstopped_workers(text)):
+        lines = [line for line in text.splitlines() if line.startswith("[")][-20:]  # granian's and Weir's own
+        said = "\n".join(lines)
+        took = time.monotonic() - started
+        killed = WorkerKilled(
+            f"granian killed workers {unfinished} of {proc.args!r} (the stop took {took:.1f}s):\n{said}"
+        )
         warnings.warn(killed, stacklevel=2)
     return proc.returncode
 
