@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 
 from weir.admin.routes import admin_routes
 from weir.config import Config, load_config
+from weir.console import console_routes
 from weir.dialects.openai_chat import errors as openai_errors
 from weir.errors import GatewayError, InvalidRequest, NotFound
 from weir.gateway import Gateway
@@ -75,6 +76,7 @@ def create_app(config: Config | None = None) -> ASGIApp:
         Route("/healthz", info.healthz, methods=["GET"]),
         Route("/metrics", info.metrics, methods=["GET"]),
         *admin_routes(gateway),  # the management API (weir.admin)
+        *console_routes(gateway),  # the web console (/console) and the public /pricing (weir.console)
     ]
     if config.is_demo:  # the demo models' upstream, an OpenAI-compatible echo
         demo = {"/chat/completions": echo_chat, **ECHO_MEDIA}

@@ -1,0 +1,201 @@
+"""The console in a real browser (Debian's chromium, driven by Playwright) against the session's `weir serve`: an
+owner signs in with a management key, makes a key and a call with it, finds the call's exact cost and the balance
+it took, revokes the key; a form without its CSRF token is refused; an operator tops the account up and the owner
+sees it; /pricing lists the models. A screenshot of each page is saved in the test's output folder."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.conftest import PRICE, Weir
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/test installs it)"),
+    pytest.mark.parametrize("weir", ["sqlite"], indirect=True),  # the console is one front end: one store suffices
+]
+
+
+def usd(microcents: int) -> str:
+    return "$" + str(Decimal(microcents) / 100_000_000)
+
+
+def until(what: str, check: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"not within {seconds}s: {what}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    with playwright_sync.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()
+
+
+def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None:
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    print(f"console screenshots: {shots}")
+    console = f"{weir.url}/console"
+    assert weir.admin_token is not None
+    with httpx.Client(
+        base_url=f"{weir.url}/admin/v1", headers={"authorization": f"Bearer {weir.admin_token}"}
+    ) as admin:
+        account = admin.post("/accounts", json={"name": f"console-{uuid.uuid4().hex[:8]}", "balance_usd": "5"}).json()
+        made = admin.post(f"/accounts/{account['id']}/keys", json={"kind": "management", "name": "console"})
+    manager = made.json()["key"]
+    opening = account["balance_microcents"]
+
+    owner_context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page = owner_context.new_page()
+
+    def shot(name: str) -> None:
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+    # Signing in: the key goes in a password field and a POST body, never in a URL
+    response = page.goto(f"{console}/login")
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    assert response.headers["x-frame-options"] == "DENY" and response.headers["referrer-policy"] == "no-referrer"
+    shot("login")
+    page.fill("#secret", manager)
+    page.click("form.card button[type=submit]")
+    page.wait_for_url(f"{console}/overview")
+    assert manager not in page.url
+    cookie = next(c for c in owner_context.cookies() if c["name"] == "weir_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and manager not in cookie["value"]
+    assert page.text_content("#balance") == usd(opening)
+
+    # A new key, shown once, with a copy button
+    page.goto(f"{console}/keys")
+    page.fill("#name", "from-the-console")
+    page.click("text=Create key")
+    key = (page.text_content("#new-key") or "").strip()
+    assert key.startswith("sk-weir_")
+    assert page.is_visible("button.copy")
+    shot("keys-new")
+
+    # A call with it, through the openai SDK; its cost as the generation lookup reports it
+    client = openai.OpenAI(base_url=f"{weir.url}/v1", api_key=key, max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-test", messages=[{"role": "user", "content": "hello console"}]
+    )
+    request_id = raw.headers["x-weir-request-id"]
+    cost = weir.generation(request_id, manager)["cost_microcents"]
+    assert cost > 0
+
+    # ...found in the usage page with that exact cost
+    row = f'tr[data-request-id="{request_id}"]'
+    page.goto(f"{console}/usage")
+    until("the call in the usage page", lambda: page.reload() is not None and page.query_selector(row) is not None)
+    assert page.get_attribute(f"{row} td.cost", "data-microcents") == str(cost)
+    assert (page.text_content(f"{row} td.cost") or "").strip() == usd(cost)
+    assert page.text_content(f"{row} time") != ""  # shown in the viewer's zone by console.js
+    shot("usage")
+    key_id = page.text_content(f"{row} td:nth-child(3) code")
+    csv = page.request.get(f"{console}/usage.csv?key={key_id}")
+    assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert request_id in csv.text() and str(cost) in csv.text()
+
+    # ...and the balance dropped by it
+    page.goto(f"{console}/overview")
+    assert page.text_content("#balance") == usd(opening - cost)
+    page.wait_for_function("Object.keys(Chart.instances).length === 2")  # both charts drawn by Chart.js
+    shot("overview")
+    page.goto(f"{console}/wallet")
+    assert page.text_content("#balance") == usd(opening - cost)
+    shot("wallet")
+    page.goto(f"{console}/models")
+    assert page.is_visible('tr[data-model="gpt-test"]')
+    shot("models")
+
+    # A form posted without its CSRF token is refused, with the session's cookie
+    jar = {"weir_console": cookie["value"]}
+    refused = httpx.post(f"{console}/keys", data={"name": "forged"}, cookies=jar)
+    assert refused.status_code == 403
+    refused = httpx.post(f"{console}/keys", data={"name": "forged", "csrf": "0" * 64}, cookies=jar)
+    assert refused.status_code == 403
+
+    # Revoking the key: the SDK call is refused
+    page.goto(f"{console}/keys")
+    page.click(f'tr[data-key-id="{key_id}"] button:has-text("Revoke")')
+    page.wait_for_url(f"{console}/keys?notice=revoked")
+    assert "revoked" in (page.text_content(f'tr[data-key-id="{key_id}"]') or "")
+    shot("keys-revoked")
+
+    def refused_now() -> bool:
+        try:
+            client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "again"}])
+        except openai.AuthenticationError as exc:
+            assert exc.status_code == 401
+            return True
+        return False
+
+    until("the revoked key refused", refused_now, seconds=5)
+    client.close()
+
+    # The operator tops the account up; the owner sees it
+    operator_context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    op = operator_context.new_page()
+    op.goto(f"{console}/login")
+    op.fill("#secret", weir.admin_token)
+    op.click("form.card button[type=submit]")
+    op.wait_for_url(f"{console}/accounts")
+    op.screenshot(path=str(shots / "operator-accounts.png"), full_page=True)
+    op.goto(f"{console}/accounts/{account['id']}")
+    op.fill("#amount_usd", "2.5")
+    op.fill("#note", "console test")
+    op.click('button:has-text("Top up")')
+    op.wait_for_url(f"{console}/accounts/{account['id']}?notice=topup")
+    topped = opening - cost + 250_000_000
+    assert op.text_content("#balance") == usd(topped)
+    op.screenshot(path=str(shots / "operator-account.png"), full_page=True)
+    for name in ("models", "providers"):
+        op.goto(f"{console}/operator/{name}")
+        op.screenshot(path=str(shots / f"operator-{name}.png"), full_page=True)
+    assert op.is_visible('tr[data-provider="mock"]')
+    page.goto(f"{console}/wallet")
+    assert page.text_content("#balance") == usd(topped)
+    assert "console test" in (page.text_content("table") or "")
+
+    # The operator's pages are not the owner's, and the other way round
+    page.goto(f"{console}/accounts")
+    assert page.url == f"{console}/overview"
+
+    # The public price list
+    page.goto(f"{weir.url}/pricing")
+    gpt = page.text_content('tr[data-model="gpt-test"]') or ""
+    assert f"${PRICE['input']}" in gpt and f"${PRICE['output']}" in gpt
+    shot("pricing")
+
+    # Signing out ends the session
+    page.goto(f"{console}/overview")
+    page.click("text=Sign out")
+    page.wait_for_url(f"{console}/login")
+    page.goto(f"{console}/overview")
+    assert page.url == f"{console}/login"
+    operator_context.close()
+    owner_context.close()
+    log = (weir.config.parent / "weir.log").read_text()
+    assert manager not in log and key not in log and weir.admin_token not in log  # never in a URL or a log
