@@ -285,3 +285,17 @@ async def test_model_state_disable_and_enable(store: Store) -> None:
     assert (on.disabled, on.reason) == (False, None)
     states = await store.list_model_states()
     assert [(s.id, s.disabled) for s in states] == [("claude", True), ("gpt-4o", False)]
+
+
+async def test_model_price_is_stored_beside_the_switch(store: Store) -> None:
+    await store.set_model_disabled("gpt-4o", True, "recall")
+    priced = await store.set_model_price("gpt-4o", '{"input":1.5}')
+    assert (priced.price, priced.disabled, priced.reason) == ('{"input":1.5}', True, "recall")  # the switch is kept
+    fresh = await store.set_model_price("claude", '{"output":2}')
+    assert (fresh.price, fresh.disabled) == ('{"output":2}', False)
+    cleared = await store.set_model_price("gpt-4o", None)
+    assert (cleared.price, cleared.disabled) == (None, True)
+    enabled = await store.set_model_disabled("claude", False)
+    assert enabled.price == '{"output":2}'  # enabling keeps the price
+    states = {s.id: s.price for s in await store.list_model_states()}
+    assert states == {"claude": '{"output":2}', "gpt-4o": None}

@@ -4,6 +4,8 @@ Tokens and characters are priced per 1M, images per image, audio per second; the
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import msgspec
 
 from weir.config import Price, usd_to_microcents
@@ -37,3 +39,25 @@ class TokenPrice(msgspec.Struct, frozen=True):
             character=usd_to_microcents(price.character, f"{where}.character"),
             second=usd_to_microcents(price.second, f"{where}.second"),
         )
+
+
+def usd_prices(price: TokenPrice, multiplier_ppm: int = 1_000_000) -> dict[str, object]:
+    """Prices in USD as a caller pays them (times its multipliers): per 1M tokens, and the media units that have a
+    price (image: per image; character: per 1M characters; second: per second of audio). Exact decimals, as
+    floats."""
+
+    def usd(microcents: int) -> float:
+        return float(Decimal(microcents) * multiplier_ppm / (MICROCENTS_PER_USD * 1_000_000))
+
+    tokens = {"input": price.input, "output": price.output, "cached_input": price.cached_input}
+    tokens["cache_write"] = price.cache_write
+    pricing: dict[str, object] = {"currency": "USD", "per_1m_tokens": {k: usd(v) for k, v in tokens.items()}}
+    units = {"image": price.image, "character": price.character, "second": price.second}
+    if media := {k: usd(v) for k, v in units.items() if v}:
+        pricing["per_unit"] = media
+    return pricing
+
+
+def stored_price(text: str) -> TokenPrice:
+    """Prices kept in the store (the JSON of a config Price, written by the service layer, which checked them)."""
+    return TokenPrice.from_config(msgspec.json.decode(text, type=Price), "price")

@@ -36,6 +36,7 @@ class Call:
         "limit_headers",
         "max_price",
         "model",
+        "price",
         "principal",
         "request_id",
         "requested_model",
@@ -67,6 +68,7 @@ class Call:
         self.requested_model = requested_model or model.id  # the name the client used (an alias, maybe)
         self.principal = principal
         self.model = model
+        self.price = model.price  # what it is billed at: its model's prices when it was admitted
         self.route = route  # the route being tried; once a call is served, the one that served it
         self.attempts = 0  # upstream attempts made; a call with none leaves no usage record
         self.stream = stream
@@ -122,7 +124,7 @@ class Call:
         multiplier = self.principal.multiplier_ppm
         if self.byok_used:  # exact: a multiple of 1000 ppm times a whole percentage
             multiplier = multiplier * self.byok_fee_ppm // 1_000_000
-        return cost_microcents(usage, self.model.price, units, multiplier)
+        return cost_microcents(usage, self.price, units, multiplier)
 
     async def settle(self, settler: Settler) -> int:
         """Record the call (exactly once, keyed by its request id), debit the wallet, observe metrics; what

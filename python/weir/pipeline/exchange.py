@@ -80,7 +80,7 @@ class Exchange:
         routes, key = self.router.candidates(model, session)
         call = Call(request_id, principal, model, routes[0], stream, name, ip, family)
         if size:
-            call.estimate = call_estimate(model.price, size, max_output or model.max_output, principal.multiplier_ppm)
+            call.estimate = call_estimate(call.price, size, max_output or model.max_output, principal.multiplier_ppm)
         call.max_price = max_price
         return call, routes, key
 

@@ -10,18 +10,23 @@ route that served the session's previous call, while that route is usable (promp
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from weir.billing.prices import TokenPrice
+import msgspec
+
+from weir.billing.prices import TokenPrice, stored_price
 from weir.config import Config, Model, Routing
 from weir.errors import GatewayError, ModelNotFound, NoChannelAvailable, ProviderPaused
 from weir.observability.metrics import RouteMetrics
 from weir.store.records import ModelState
 from weir.upstreams.health import Breaker, RetryBudget
 from weir.upstreams.provider import Upstream
+
+log = logging.getLogger("weir.route")
 
 MAX_SESSIONS = 100_000  # sticky sessions remembered per worker; the least recently used are forgotten
 MAX_NAMES_SHOWN = 10
@@ -96,6 +101,7 @@ class ResolvedModel:
         "aliases",
         "budget",
         "configured_off",
+        "configured_price",
         "disabled",
         "id",
         "max_output",
@@ -108,7 +114,8 @@ class ResolvedModel:
     def __init__(self, config: Model, price: TokenPrice, routes: list[Route], budget: RetryBudget) -> None:
         self.id = config.id
         self.aliases = list(config.aliases)
-        self.price = price
+        self.price = price  # what its calls are billed at: the configuration's, or the operator's from the store
+        self.configured_price = price
         self.routes = routes
         self.budget = budget  # retries allowed for this model's calls (shared by its routes)
         self.max_tokens = config.max_tokens  # for upstreams that require it when the client sent none
@@ -127,6 +134,7 @@ class ModelTable:
     def __init__(self, config: Config, upstreams: dict[str, Upstream]) -> None:
         self.models: list[ResolvedModel] = []
         self._by_name: dict[str, ResolvedModel] = {}
+        self._prices: dict[str, tuple[str, TokenPrice]] = {}  # model id -> (the store's JSON, its prices)
         routing = config.routing
         for i, m in enumerate(config.models):
             routes = [
@@ -151,11 +159,28 @@ class ModelTable:
         self._served = f" Served here: {', '.join(ids[:SERVED_NAMED])}{more}; GET /v1/models lists them all."
 
     def apply_states(self, states: Sequence[ModelState]) -> None:
-        """The operator's disabled models, from the store (`weir models disable`); the configuration's stay off."""
+        """The operator's disabled models and prices, from the store (`weir models disable`, `weir models price`);
+        the configuration's disabled models stay off. A call is billed at the prices it was admitted at."""
         off = {state.id: state.reason or "" for state in states if state.disabled}
+        prices = {state.id: state.price for state in states if state.price is not None}
         for model in self.models:
             if not model.configured_off:
                 model.disabled = off.get(model.id)
+            text = prices.get(model.id)
+            model.price = model.configured_price if text is None else self._stored_price(model.id, text)
+
+    def _stored_price(self, model_id: str, text: str) -> TokenPrice:
+        """The operator's prices, decoded once per change (a refresh comes every interval)."""
+        seen = self._prices.get(model_id)
+        if seen is not None and seen[0] == text:
+            return seen[1]
+        try:
+            price = stored_price(text)
+        except (msgspec.DecodeError, ValueError) as exc:  # never written so by Weir: keep billing as configured
+            log.error("model %s: its stored prices are unreadable (%s); billed at the configured ones", model_id, exc)
+            price = next(m.configured_price for m in self.models if m.id == model_id)
+        self._prices[model_id] = (text, price)
+        return price
 
     def resolve(self, name: str) -> ResolvedModel:
         model = self._by_name.get(name)

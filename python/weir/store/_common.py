@@ -33,7 +33,7 @@ KEY_COLUMNS = (
 )
 KEY_INSERT_COLUMNS = "id, account_id, kind, name, secret_hmac, created_at"
 KEY_JSON = frozenset(("limits", "models", "ip_allow", "allowed_tiers"))  # columns holding JSON text
-MODEL_STATE_COLUMNS = "id, disabled, reason, updated_at"
+MODEL_STATE_COLUMNS = "id, disabled, reason, updated_at, price"
 LEDGER_COLUMNS = (
     "id, account_id, kind, amount_microcents, balance_after_microcents, request_id, note, created_at, idempotency_key"
 )
@@ -145,7 +145,7 @@ def lookup_from(row: Sequence[Any]) -> KeyLookup:
 
 
 def model_state_from(row: Sequence[Any]) -> ModelState:
-    return ModelState(id=row[0], disabled=bool(row[1]), reason=row[2], updated_at=row[3])
+    return ModelState(id=row[0], disabled=bool(row[1]), reason=row[2], updated_at=row[3], price=row[4])
 
 
 def ledger_from(row: Sequence[Any]) -> LedgerEntry:

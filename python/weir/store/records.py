@@ -216,9 +216,11 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
 
 
 class ModelState(msgspec.Struct, frozen=True):
-    """An operator's switch on a configured model (`weir models disable|enable`), shared by every worker."""
+    """An operator's switch on a configured model (`weir models disable|enable`) and its prices (`weir models price`),
+    shared by every worker."""
 
     id: str
     disabled: bool
     reason: str | None
     updated_at: int
+    price: str | None = None  # the JSON of a config Price, every field present; None: the configuration's

@@ -73,4 +73,4 @@ class MediaEndpoint:
 def media_estimate(call: Call, size: int, output: int, units: Units) -> int:
     """The most a media call may cost: its input bound (the body's bytes) and `output` tokens like a model call's,
     and its priced `units`."""
-    return call_estimate(call.model.price, size, output, call.principal.multiplier_ppm, units)
+    return call_estimate(call.price, size, output, call.principal.multiplier_ppm, units)

@@ -60,6 +60,18 @@ class PostgresProviders(PostgresCore):
             )
         return c.model_state_from(row)
 
+    async def set_model_price(self, model_id: str, price: str | None) -> ModelState:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO model_state (id, disabled, reason, updated_at, price) VALUES ($1, false, NULL, $2, $3)"
+                " ON CONFLICT (id) DO UPDATE SET price = $3, updated_at = $2"
+                f" RETURNING {c.MODEL_STATE_COLUMNS}",
+                model_id,
+                c.now_ms(),
+                price,
+            )
+        return c.model_state_from(row)
+
     async def list_model_states(self) -> list[ModelState]:
         async with self._conn() as conn:
             rows = await conn.fetch(f"SELECT {c.MODEL_STATE_COLUMNS} FROM model_state ORDER BY id")

@@ -27,6 +27,9 @@ class SqliteProviders(SqliteCore):
     async def set_model_disabled(self, model_id: str, disabled: bool, reason: str | None = None) -> ModelState:
         return await self._run(_set_model_disabled, model_id, disabled, reason, c.now_ms())
 
+    async def set_model_price(self, model_id: str, price: str | None) -> ModelState:
+        return await self._run(_set_model_price, model_id, price, c.now_ms())
+
     async def list_model_states(self) -> list[ModelState]:
         sql = f"SELECT {c.MODEL_STATE_COLUMNS} FROM model_state ORDER BY id"
         return [c.model_state_from(row) for row in await self._run(fetch, sql, ())]
@@ -65,5 +68,16 @@ def _set_model_disabled(
             " ON CONFLICT (id) DO UPDATE SET disabled = ?2, reason = ?3, updated_at = ?4"
             f" RETURNING {c.MODEL_STATE_COLUMNS}",
             (model_id, int(disabled), reason if disabled else None, now),
+        ).fetchone()
+    return c.model_state_from(row)
+
+
+def _set_model_price(conn: sqlite3.Connection, model_id: str, price: str | None, now: int) -> ModelState:
+    with transaction(conn):
+        row = conn.execute(
+            "INSERT INTO model_state (id, disabled, reason, updated_at, price) VALUES (?1, 0, NULL, ?2, ?3)"
+            " ON CONFLICT (id) DO UPDATE SET price = ?3, updated_at = ?2"
+            f" RETURNING {c.MODEL_STATE_COLUMNS}",
+            (model_id, now, price),
         ).fetchone()
     return c.model_state_from(row)
