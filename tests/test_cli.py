@@ -128,3 +128,34 @@ def test_the_command_does_not_load_the_metrics() -> None:
 
     probe = "import sys, weir.cli; print('prometheus_client' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+def test_models_price_sets_merges_and_resets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WEIR_DATA_DIR", str(tmp_path))
+    config = tmp_path / "weir.toml"
+    config.write_text(CONFIG)
+    base = ["--config", str(config), "models", "price"]
+    assert main([*base, "cached", "--output", "12.5", "--cache-write", "input"]) == 0
+    shown = orjson.loads(capsys.readouterr().out)
+    assert shown["prices_set"] is True
+    assert shown["price_usd_per_1m_tokens"] == {"input": 3.0, "output": 12.5, "cached_input": 0.3, "cache_write": 3.0}
+    listed = {row["id"]: row for row in models_list(capsys, "--config", str(config))}  # the store's, not the file's
+    assert listed["cached"]["price_usd_per_1m_tokens"] == shown["price_usd_per_1m_tokens"]
+    assert listed["plain"]["prices_set"] is False
+
+    assert main([*base, "cached", "--input", "cheap"]) == 1
+    assert "--input: must be an amount in USD, got 'cheap'" in capsys.readouterr().err
+    assert main([*base, "cached", "--input", "-1"]) == 1
+    assert "weir: error: --input: must not be negative" in capsys.readouterr().err
+    assert main([*base, "cached"]) == 1
+    assert "give at least one price" in capsys.readouterr().err
+    assert main([*base, "cached", "--reset", "--input", "1"]) == 1
+    assert "give it alone" in capsys.readouterr().err
+    assert main([*base, "nope", "--input", "1"]) == 1
+    assert "no model named 'nope'" in capsys.readouterr().err
+
+    assert main([*base, "cached", "--reset"]) == 0
+    reset = orjson.loads(capsys.readouterr().out)
+    assert reset["prices_set"] is False and reset["price_usd_per_1m_tokens"]["output"] == 15.0

@@ -98,6 +98,20 @@ def test_unknown_keys_and_sections_are_refused(monkeypatch: pytest.MonkeyPatch) 
     assert any(p.startswith("extras: unknown section") for p in found)
 
 
+def test_the_catalog_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    assert parse_config(GOOD).catalog.show_provider is False
+    assert parse_config(GOOD + "\n[catalog]\nshow_provider = true\n").catalog.show_provider is True
+    assert "catalog.show_providers: unknown setting" in problems(GOOD + "\n[catalog]\nshow_providers = true\n")
+
+
+def test_prices_out_of_range_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    found = problems(GOOD.replace("output = 0.60", "output = -0.6").replace("input = 0.15", "input = 2000000"))
+    assert "models[0].price.output: must not be negative" in " ".join(found)
+    assert "models[0].price.input: must be at most 1,000,000 USD" in " ".join(found)
+
+
 def test_missing_required_and_bad_toml() -> None:
     found = problems('[[providers]]\nname = "x"\nbase_url = "http://a"\n')
     assert found == ["providers[0].dialect: this setting is required"]

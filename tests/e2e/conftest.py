@@ -81,6 +81,7 @@ MODELS = [  # (id, aliases, provider, upstream model)
     ("gemini-long", [], "gemini-mock", "mock-long"),
     ("down-test", [], "nowhere", "mock-model"),
     ("slow-test", [], "impatient", "mock-slow"),
+    ("priced-test", [], "mock", "mock-model"),  # its prices are changed over the API (test_management_api.py)
     # Anthropic-dialect upstream (the mock's /v1/messages): reached by Anthropic clients as a passthrough, by
     # OpenAI clients through the canonical form.
     ("claude-test", ["claude-sonnet-test"], "anthropic-mock", "mock-model"),
@@ -174,6 +175,9 @@ url = "{storage_url}"
 pepper = "${{WEIR_TEST_PEPPER}}"
 key_cache_ttl_seconds = 1
 extra_key_headers = ["X-My-API-Key"]
+
+[catalog]
+show_provider = true
 
 [billing]
 byok_key = "{BYOK_KEY}"

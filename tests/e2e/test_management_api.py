@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import HASHED_ADMIN_TOKEN, Weir
+from tests.support import mock_upstream as mock
 from weir.service.views import USAGE_FIELDS
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -415,3 +416,55 @@ def test_models_and_providers(weir: Weir, admin: httpx.Client) -> None:
     assert resumed["paused"] is False and resumed["reason"] is None and resumed["keys_reset_at"] > 0
     wait_until("the resume reaches the worker", lambda: status() == 200)
     refused(admin.post("/providers/anthropic-mock/pause", json={"why": "x"}), 400, None, "unknown field 'why'")
+
+
+def test_model_prices_set_over_the_api_bill_the_next_calls(weir: Weir, admin: httpx.Client) -> None:
+    """PATCH /admin/v1/models/{id} reaches the worker within key_cache_ttl_seconds: the next call is billed at the
+    new prices, exactly; /v1/models shows them (times the caller's multiplier); null goes back to the configured."""
+    account = new_account(admin)
+    key, manager = new_key(admin, account), new_key(admin, account, "management")
+    model = "priced-test"
+    new = {"input": 2.5, "output": 10.0, "cached_input": 1.25}
+
+    def listed(headers: dict[str, str] | None = None) -> dict[str, Any]:
+        entries = ok(httpx.get(f"{weir.url}/v1/models", headers=headers or {}))["data"]
+        entry: dict[str, Any] = next(e for e in entries if e["id"] == model)
+        return entry
+
+    configured = listed()["pricing"]
+    assert configured == {
+        "currency": "USD",
+        "per_1m_tokens": {"input": 0.123, "output": 1.007, "cached_input": 0.0615, "cache_write": 0.123},
+    }  # no per_unit: a chat model has no priced units
+    assert listed()["provider"] == "mock"  # catalog.show_provider = true in the session's configuration
+    refused(admin.patch(f"/models/{model}", json={"price": {"input": -1}}), 400, None, "must not be negative")
+    refused(admin.patch(f"/models/{model}", json={"price": {"inputs": 1}}), 400, None, "unknown field 'inputs'")
+    refused(admin.patch("/models/no-such-model", json={"price": {"input": 1}}), 404, "model_not_found")
+    try:
+        changed = ok(admin.patch(f"/models/{model}", json={"price": new}))
+        assert changed["prices_set"] is True
+        assert changed["price_usd_per_1m_tokens"] == {**new, "cache_write": 2.5}
+        wait_until("the prices reach the worker", lambda: listed()["pricing"]["per_1m_tokens"]["input"] == 2.5)
+        ok(admin.patch(f"/accounts/{account['id']}", json={"rate_multiplier": 0.8}))
+        wait_until(
+            "the multiplier reaches the worker", lambda: listed(bearer(key))["pricing"]["per_1m_tokens"]["input"] == 2.0
+        )
+        assert listed(bearer(key))["pricing"]["per_1m_tokens"] == {
+            "input": 2.0,
+            "output": 8.0,
+            "cached_input": 1.0,
+            "cache_write": 2.0,
+        }
+        ok(admin.patch(f"/accounts/{account['id']}", json={"rate_multiplier": 1}))
+        wait_until("1x reaches the worker", lambda: listed(bearer(key))["pricing"]["per_1m_tokens"]["input"] == 2.5)
+        body = {"model": model, "messages": MESSAGES}
+        answer = httpx.post(f"{weir.url}/v1/chat/completions", headers=bearer(key), json=body, timeout=10)
+        assert answer.status_code == 200, answer.text
+        record = weir.generation(answer.headers["x-weir-request-id"], manager)
+        uncached = mock.PROMPT_TOKENS - mock.CACHED_TOKENS
+        # microcents: USD per 1M tokens x 100 per token; 250, 125 and 1000 are whole, so the sum is exact
+        assert record["cost_microcents"] == uncached * 250 + mock.CACHED_TOKENS * 125 + mock.COMPLETION_TOKENS * 1000
+    finally:
+        reset = ok(admin.patch(f"/models/{model}", json={"price": None}))
+    assert reset["prices_set"] is False and reset["price_usd_per_1m_tokens"]["input"] == 0.123
+    wait_until("the reset reaches the worker", lambda: listed()["pricing"] == configured)

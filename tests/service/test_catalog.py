@@ -53,3 +53,38 @@ async def test_a_worker_gone_quiet_is_not_shown(service: Service) -> None:
     service.catalog.health_window_ms = -60_000  # as if a minute had passed since it last published
     assert (await service.catalog.provider("p1")).workers == []
     assert now_ms() > 0
+
+
+async def test_prices_set_merge_with_the_ones_in_effect_and_reset(service: Service) -> None:
+    view = await service.catalog.set_prices("m-one", {"output": 3.25})
+    assert (view.prices_set, view.model.price.input, view.model.price.output) == (True, 1.5, 3.25)
+    view = await service.catalog.set_prices("m1", {"cached_input": 0.75, "input": 2.0})
+    row = views.model_json(view.model, view)
+    assert row["price_usd_per_1m_tokens"] == {"input": 2.0, "output": 3.25, "cached_input": 0.75, "cache_write": 2.0}
+    assert row["prices_set"] is True
+    view = await service.catalog.set_prices("m1", {"cached_input": None})  # back to "the input's"
+    assert views.model_json(view.model, view)["price_usd_per_1m_tokens"]["cached_input"] == 2.0
+    stored = {s.id: s.price for s in await service.store.list_model_states()}
+    assert orjson.loads(stored["m1"] or "")["output"] == 3.25
+    view = await service.catalog.reset_prices("m1")
+    assert (view.prices_set, view.model.price.input, view.model.price.output) == (False, 1.5, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "param", "reason"),
+    [
+        ({"inputs": 1.0}, "inputs", "is not a price"),
+        ({"output": None}, "output", "must be a number"),
+        ({"input": -1.0}, "price.input", "must not be negative"),
+        ({"input": float("nan")}, "price.input", "must not be negative"),
+        ({"output": 2_000_000.0}, "price.output", "at most 1,000,000 USD"),
+        ({"image": 0.123456789}, "price.image", "more than 8 decimal places"),
+    ],
+)
+async def test_prices_refused(service: Service, changes: dict[str, float | None], param: str, reason: str) -> None:
+    with pytest.raises(Invalid, match=reason) as refused:
+        await service.catalog.set_prices("m1", changes)
+    assert refused.value.param == param
+    assert await service.store.list_model_states() == []  # nothing written
+    with pytest.raises(NotFound):
+        await service.catalog.set_prices("m2", {"input": 1.0})

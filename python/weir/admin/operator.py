@@ -196,6 +196,21 @@ class Operator:
         return json_response(views.model_json(view.model, view))
 
     @endpoint
+    async def update_model(self, request: Request) -> Response:
+        """PATCH a model's prices: `{"price": {"input": 2.5, ...}}` changes those given, `{"price": null}` goes back
+        to the configuration's."""
+        self._check(request)
+        body = await read_json(request, schemas.UpdateModel)
+        name, catalog = request.path_params["name"], self.service.catalog
+        if body.price is None:
+            view = await catalog.reset_prices(name)
+        elif body.price is UNSET:
+            view = await catalog.model_view(name)
+        else:
+            view = await catalog.set_prices(name, body.price.changes())
+        return json_response(views.model_json(view.model, view))
+
+    @endpoint
     async def disable_model(self, request: Request) -> Response:
         self._check(request)
         body = await read_json(request, schemas.Pause)

@@ -52,6 +52,7 @@ def admin_routes(gateway: Gateway) -> list[BaseRoute]:
         Route("/admin/v1/models/{name:path}/disable", op.disable_model, methods=["POST"]),
         Route("/admin/v1/models/{name:path}/enable", op.enable_model, methods=["POST"]),
         Route("/admin/v1/models/{name:path}", op.model, methods=["GET"]),
+        Route("/admin/v1/models/{name:path}", op.update_model, methods=["PATCH"]),
         Route("/admin/v1/tiers", op.tiers, methods=["GET"]),
         Route("/admin/v1/providers", op.providers, methods=["GET"]),
         Route("/admin/v1/providers/{name}", op.provider, methods=["GET"]),

@@ -60,3 +60,24 @@ class TopUp(Body):
 
 class Pause(Body):
     reason: str | None = None
+
+
+class PriceChanges(Body):
+    """New prices in USD (per 1M tokens; image per image, character per 1M characters, second per second); a price
+    left out keeps its value; null cached_input or cache_write: the input price."""
+
+    input: float | UnsetType = UNSET
+    output: float | UnsetType = UNSET
+    cached_input: float | None | UnsetType = UNSET
+    cache_write: float | None | UnsetType = UNSET
+    image: float | UnsetType = UNSET
+    character: float | UnsetType = UNSET
+    second: float | UnsetType = UNSET
+
+    def changes(self) -> dict[str, float | None]:
+        fields = ((f, getattr(self, f)) for f in PriceChanges.__struct_fields__)
+        return {f: value for f, value in fields if value is not UNSET}
+
+
+class UpdateModel(Body):
+    price: PriceChanges | None | UnsetType = UNSET  # null: back to the configuration's prices

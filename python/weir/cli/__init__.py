@@ -10,7 +10,7 @@ from pathlib import Path
 
 from weir.cli import commands
 from weir.cli.key_flags import FLAGS as KEY_FLAGS
-from weir.cli.parser import build_parser
+from weir.cli.parser import PRICE_FLAGS, build_parser
 from weir.cli.run import CommandError
 from weir.cli.serve import cmd_serve
 from weir.config import ConfigError, load_config
@@ -26,6 +26,7 @@ _FLAGS = {
     "note": "--note",
     "idempotency_key": "--idempotency-key",
     **KEY_FLAGS,
+    **{f"price.{flag.replace('-', '_')}": f"--{flag}" for flag in PRICE_FLAGS},
 }
 
 

@@ -12,6 +12,7 @@ from msgspec import UNSET, UnsetType
 
 from weir.admin.tokens import digest
 from weir.cli.key_flags import key_settings
+from weir.cli.parser import PRICE_FLAGS
 from weir.cli.run import CommandError, print_json, service_call
 from weir.config import Config, validate_admin_tokens
 from weir.service import Service, migrate, values, views
@@ -90,10 +91,36 @@ def cmd_models(args: argparse.Namespace, config: Config) -> None:
         elif args.action == "enable":
             view = await catalog.enable_model(args.id)
             sys.stdout.write(f"enabled {view.model.id}\n")
+        elif args.action == "price":
+            changes = _prices(args)
+            view = await (catalog.reset_prices(args.id) if args.reset else catalog.set_prices(args.id, changes))
+            print_json(views.model_json(view.model, view))
         else:
             print_json([views.model_json(v.model, v) for v in await catalog.model_views()])
 
     service_call(config, run)
+
+
+def _prices(args: argparse.Namespace) -> dict[str, float | None]:
+    """`weir models price`'s flags as price changes (the service checks the values)."""
+    changes: dict[str, float | None] = {}
+    for flag in PRICE_FLAGS:
+        text = getattr(args, flag.replace("-", "_"))
+        if text is None:
+            continue
+        field = flag.replace("-", "_")
+        if text == "input" and field in ("cached_input", "cache_write"):
+            changes[field] = None
+            continue
+        try:
+            changes[field] = float(text)
+        except ValueError:
+            raise CommandError(f"--{flag}: must be an amount in USD, got {text!r}") from None
+    if not changes and not args.reset:
+        raise CommandError("give at least one price (--input, --output, ...) or --reset")
+    if changes and args.reset:
+        raise CommandError("--reset goes back to the configured prices: give it alone")
+    return changes
 
 
 def cmd_tiers(args: argparse.Namespace, config: Config) -> None:

@@ -7,6 +7,16 @@ import argparse
 from weir import __version__
 from weir.cli.key_flags import add_key_flags
 
+PRICE_FLAGS = {  # `weir models price` flag -> what its price is for
+    "input": "per 1M input tokens",
+    "output": "per 1M output tokens",
+    "cached-input": "per 1M cache-read tokens ('input': the input price)",
+    "cache-write": "per 1M cache-write tokens ('input': the input price)",
+    "image": "per generated image",
+    "character": "per 1M characters of speech input",
+    "second": "per second of transcribed audio",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -64,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     disable.add_argument("id", help="the model's id or an alias")
     disable.add_argument("--reason", help="given to callers in the error")
     models.add_parser("enable", parents=[common], help="accept calls to a disabled model again").add_argument("id")
+    price = models.add_parser(
+        "price", parents=[common], help="bill a model at new prices on every worker (those not given are kept)"
+    )
+    price.add_argument("id", help="the model's id or an alias")
+    for flag, unit in PRICE_FLAGS.items():
+        price.add_argument(f"--{flag}", metavar="USD", help=unit)
+    price.add_argument("--reset", action="store_true", help="go back to the prices in the configuration")
     tiers = sub.add_parser("tiers", parents=[common], help="configured tiers").add_subparsers(
         dest="action", required=True
     )

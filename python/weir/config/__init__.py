@@ -14,6 +14,7 @@ from weir.config.schema import (
     Admin,
     Auth,
     Billing,
+    CatalogOptions,
     Config,
     Dialect,
     LimitsOptions,
@@ -26,7 +27,7 @@ from weir.config.schema import (
     Storage,
     Tier,
 )
-from weir.config.validate import MIN_ADMIN_TOKEN, usd_to_microcents, validate, validate_admin_tokens
+from weir.config.validate import MIN_ADMIN_TOKEN, price_problems, usd_to_microcents, validate, validate_admin_tokens
 
 __all__ = [
     "DEMO_MODEL",
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigNotFound",
     "Dialect",
     "Billing",
+    "CatalogOptions",
     "LimitsOptions",
     "Model",
     "Price",
@@ -54,6 +56,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "self_url",
+    "price_problems",
     "usd_to_microcents",
     "validate",
     "validate_admin_tokens",

@@ -18,6 +18,7 @@ from weir.config.schema import (
     Admin,
     Auth,
     Billing,
+    CatalogOptions,
     Config,
     Dialect,
     LimitsOptions,
@@ -42,6 +43,7 @@ _SECTIONS: dict[str, type[msgspec.Struct]] = {
     "routing": Routing,
     "limits": LimitsOptions,
     "billing": Billing,
+    "catalog": CatalogOptions,
 }
 _LISTS: dict[str, type[msgspec.Struct]] = {"tiers": Tier, "providers": Provider, "models": Model}
 

@@ -133,6 +133,12 @@ class LimitsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     lease_seconds: float = 30.0
 
 
+class CatalogOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """[catalog]: what the model lists (/v1/models) say of each model."""
+
+    show_provider: bool = False  # each entry names the provider of its first route (who really answers)
+
+
 class Billing(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """[billing]: how admission sets money aside for a call (billing/reservations.py, README "Reservations")."""
 
@@ -186,6 +192,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     routing: Routing = msgspec.field(default_factory=Routing)
     limits: LimitsOptions = msgspec.field(default_factory=LimitsOptions)
     billing: Billing = msgspec.field(default_factory=Billing)
+    catalog: CatalogOptions = msgspec.field(default_factory=CatalogOptions)
     tiers: list[Tier] = []
     providers: list[Provider] = []
     models: list[Model] = []

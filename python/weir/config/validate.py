@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
-from weir.config.schema import Admin, Billing, Config, LimitsOptions, Model, Provider, Routing, Tier
+from weir.config.schema import Admin, Billing, Config, LimitsOptions, Model, Price, Provider, Routing, Tier
 from weir.redact import redact_url
 
 MIN_ADMIN_TOKEN = 24
@@ -27,6 +27,30 @@ def usd_to_microcents(value: float | int | Decimal | str, where: str) -> int:
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{where}: {value} has more than 8 decimal places (the unit is 1e-8 USD)")
     return int(scaled)
+
+
+PRICE_FIELDS = tuple(Price.__struct_fields__)
+MAX_PRICE_USD = 1_000_000  # per 1M tokens, per image, per 1M characters, per second: past it, surely a typo
+
+
+def price_problems(price: Price, at: str) -> list[str]:
+    """What is wrong with a model's prices (`at`: where they are, "models[0].price"), each as `where: sentence`."""
+    problems = []
+    for field in PRICE_FIELDS:
+        value = getattr(price, field)
+        if value is None:
+            continue
+        if not value >= 0:  # NaN too
+            problems.append(f"{at}.{field}: must not be negative, got {value}")
+            continue
+        if value > MAX_PRICE_USD:
+            problems.append(f"{at}.{field}: must be at most {MAX_PRICE_USD:,} USD, got {value}")
+            continue
+        try:
+            usd_to_microcents(value, f"{at}.{field}")
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def validate(config: Config) -> list[str]:
@@ -258,17 +282,7 @@ def _validate_models(models: list[Model], providers: set[str]) -> list[str]:
                 problems.append(f"{where}: the name {name!r} is already used by {names[name]}")
             else:
                 names[name] = at
-        for field in ("input", "output", "cached_input", "cache_write", "image", "character", "second"):
-            value = getattr(m.price, field)
-            if value is None:
-                continue
-            if value < 0:
-                problems.append(f"{at}.price.{field}: must not be negative, got {value}")
-                continue
-            try:
-                usd_to_microcents(value, f"{at}.price.{field}")
-            except ValueError as exc:
-                problems.append(str(exc))
+        problems += price_problems(m.price, f"{at}.price")
         if not m.routes:
             problems.append(f"{at}.routes: needs at least one route")
         if m.max_tokens < 1:

@@ -3,7 +3,9 @@
 The model list is answered in the shape of the client that asks: Gemini's for /v1beta/models and for Google
 clients (`x-goog-api-key`, `x-goog-api-client` or `?key=`) on /v1/models; Anthropic's when the request carries
 `anthropic-version` (the anthropic SDK and Claude Code send it); OpenAI's otherwise. Every configured id and alias
-is listed, with the model's `max_tokens` as its output limit where the shape has one. Called with a key, a list
+is listed, with the model's `max_tokens` as its output limit where the shape has one, and its `pricing` (what the
+caller pays: its account's and tier's multipliers applied when it gives a key), and its `provider` with
+`catalog.show_provider`. Called with a key, a list
 holds only what that key may use (its tier's models, or its own list); disabled models are never listed."""
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from weir import __version__
+from weir.billing.prices import usd_prices
 from weir.dialects.registry import ANTHROPIC_MESSAGES, GEMINI, OPENAI_CHAT, Dialect
 from weir.errors import GatewayError
 from weir.gateway import Gateway
 from weir.http.asgi import INBOUND_HEADERS, headers_of, request_id
 from weir.http.client_ip import ClientIP
 from weir.observability.metrics import exposition
-from weir.pipeline.access import OPEN, KeyAccess
+from weir.pipeline.access import OPEN, PPM
 from weir.pipeline.admit import check_model
-from weir.pipeline.authenticate import extract_key
+from weir.pipeline.authenticate import Principal, extract_key
 from weir.pipeline.route import ResolvedModel
 
 JSON = "application/json"
@@ -42,7 +45,19 @@ def shape_of(request: Request) -> Shape:
     return "openai"
 
 
-def model_object(shape: Shape, name: str, model: ResolvedModel) -> dict[str, Any]:
+def model_object(
+    shape: Shape, name: str, model: ResolvedModel, multiplier_ppm: int = PPM, show_provider: bool = False
+) -> dict[str, Any]:
+    """One entry of a model list, with the prices the caller pays (its multipliers applied, when it gave a key)
+    and, with `catalog.show_provider`, the provider of the model's first route."""
+    entry = _entry(shape, name, model)
+    entry["pricing"] = usd_prices(model.price, multiplier_ppm)
+    if show_provider and model.routes:
+        entry["provider"] = min(model.routes, key=lambda r: (r.priority, r.index)).upstream.name
+    return entry
+
+
+def _entry(shape: Shape, name: str, model: ResolvedModel) -> dict[str, Any]:
     if shape == "gemini":
         return {
             "name": f"models/{name}",
@@ -64,9 +79,12 @@ class Info:
         self.client_ip = ClientIP.from_cidrs(gateway.config.server.trusted_proxies)
         self.wanted = INBOUND_HEADERS | gateway.extra_key_headers | self.client_ip.headers
 
-    def _models_list(self, shape: Shape, access: KeyAccess | None) -> bytes:
+    def _models_list(self, shape: Shape, principal: Principal | None) -> bytes:
+        access = None if principal is None else principal.access
+        multiplier = PPM if principal is None else principal.multiplier_ppm
+        show = self.gateway.config.catalog.show_provider
         data = [
-            model_object(shape, name, model)
+            model_object(shape, name, model, multiplier, show)
             for name, model in self._names
             if model.disabled is None and (access is None or access.allows_model(model.id, model.aliases))
         ]
@@ -77,16 +95,15 @@ class Info:
             return orjson.dumps({"data": data, "has_more": False, "first_id": first, "last_id": last})
         return orjson.dumps({"object": "list", "data": data})
 
-    async def _access(self, request: Request) -> KeyAccess | None:
-        """The access of the key the request carries (None when it carries none); raises GatewayError for a key
-        that is not valid, expired, or used from an address it may not be."""
+    async def _principal(self, request: Request) -> Principal | None:
+        """Who the key the request carries belongs to and what it may do (None when it carries none); raises
+        GatewayError for a key that is not valid, expired, or used from an address it may not be."""
         gw, scope = self.gateway, request.scope
         found = headers_of(scope, self.wanted)
         presented = extract_key(found, scope.get("query_string", b""), gw.extra_key_headers)
         if presented is None:
             return None
-        principal = await gw.auth.authenticate(presented, "inference", self.client_ip.of_request(scope, found))
-        return principal.access
+        return await gw.auth.authenticate(presented, "inference", self.client_ip.of_request(scope, found))
 
     async def models(self, request: Request) -> Response:
         return await self._list(request, shape_of(request))
@@ -96,10 +113,10 @@ class Info:
 
     async def _list(self, request: Request, shape: Shape) -> Response:
         try:
-            access = await self._access(request)
+            principal = await self._principal(request)
         except GatewayError as err:
             return _refusal(shape, err)
-        return Response(self._models_list(shape, access), media_type=JSON)
+        return Response(self._models_list(shape, principal), media_type=JSON)
 
     async def model(self, request: Request) -> Response:
         return await self._one(request, shape_of(request), request.path_params["name"])
@@ -110,12 +127,14 @@ class Info:
     async def _one(self, request: Request, shape: Shape, name: str) -> Response:
         name = name.removeprefix("models/") if shape == "gemini" else name
         try:
-            access = await self._access(request)
+            principal = await self._principal(request)
             model = self.gateway.models.resolve(name)
-            check_model(access or OPEN, model, name)
+            check_model(OPEN if principal is None else principal.access, model, name)
         except GatewayError as err:
             return _refusal(shape, err)
-        return Response(orjson.dumps(model_object(shape, name, model)), media_type=JSON)
+        multiplier = PPM if principal is None else principal.multiplier_ppm
+        entry = model_object(shape, name, model, multiplier, self.gateway.config.catalog.show_provider)
+        return Response(orjson.dumps(entry), media_type=JSON)
 
     async def root(self, request: Request) -> Response:
         """GET /: what this is and where to look, for a person or a probe that starts at the root."""

@@ -2,7 +2,8 @@
 tiers, and providers, with the operator's pause and what every worker sees of their routes' breakers and their
 keys.
 
-A pause and a disabled model are kept in the store; every worker and replica applies them within
+A pause, a disabled model and a model's prices set by the operator are kept in the store (the configuration's
+prices are the seed, and what a reset goes back to); every worker and replica applies them within
 `auth.key_cache_ttl_seconds` (weir.upstreams.sync), and publishes its health there as often."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import msgspec
 import orjson
 
-from weir.config import Config, Model, Provider, Tier
+from weir.config import Config, Model, Price, Provider, Tier, price_problems
 from weir.service.errors import Invalid, NotFound
 from weir.store._common import now_ms
 from weir.store.base import Store
@@ -33,9 +34,10 @@ class ProviderView(msgspec.Struct, frozen=True):
 
 
 class ModelView(msgspec.Struct, frozen=True):
-    model: Model
+    model: Model  # with the prices it is billed at now: the operator's, when set, else the configuration's
     disabled: bool
     reason: str | None  # why, when disabled ("disabled in the configuration" for enabled = false)
+    prices_set: bool = False  # the operator set its prices (`weir models price`); False: the configuration's
 
 
 CONFIG_DISABLED = "disabled in the configuration (enabled = false)"
@@ -90,6 +92,31 @@ class Catalog:
         await self._store.set_model_disabled(model.id, False)
         return await self.model_view(model.id)
 
+    async def set_prices(self, name: str, changes: dict[str, float | None]) -> ModelView:
+        """Bill the model at new prices on every worker and replica (within auth.key_cache_ttl_seconds): `changes`
+        maps Price fields (USD per 1M tokens; image per image, character per 1M characters, second per second) to
+        their new values, the others keep the prices it is billed at now; None for cached_input or cache_write
+        means "the input price". A call is billed at the prices it was admitted at."""
+        model = self.model(name)
+        unknown = sorted(set(changes) - set(Price.__struct_fields__))
+        if unknown:
+            raise Invalid(unknown[0], f"is not a price; the prices are {', '.join(Price.__struct_fields__)}")
+        for field, value in changes.items():
+            if value is None and field not in ("cached_input", "cache_write"):
+                raise Invalid(field, "must be a number (only cached_input and cache_write may be null: the input's)")
+        current = (await self.model_view(model.id)).model.price
+        price = msgspec.structs.replace(current, **changes)
+        if problems := price_problems(price, "price"):
+            raise Invalid(problems[0].split(":", 1)[0], problems[0].split(": ", 1)[1])
+        await self._store.set_model_price(model.id, msgspec.json.encode(price).decode())
+        return await self.model_view(model.id)
+
+    async def reset_prices(self, name: str) -> ModelView:
+        """Bill the model at its configured prices again."""
+        model = self.model(name)
+        await self._store.set_model_price(model.id, None)
+        return await self.model_view(model.id)
+
     def _provider(self, name: str) -> Provider:
         provider = self._providers.get(name)
         if provider is None:
@@ -133,8 +160,15 @@ def _view(provider: Provider, state: ProviderState | None, health: list[Provider
 
 
 def _model_view(model: Model, state: ModelState | None) -> ModelView:
+    prices_set = False
+    if state is not None and state.price is not None:
+        try:
+            model = msgspec.structs.replace(model, price=msgspec.json.decode(state.price, type=Price))
+            prices_set = True
+        except (msgspec.DecodeError, ValueError):  # never written so by Weir; billing keeps the configured ones too
+            pass
     if not model.enabled:
-        return ModelView(model, True, CONFIG_DISABLED)
+        return ModelView(model, True, CONFIG_DISABLED, prices_set)
     if state is not None and state.disabled:
-        return ModelView(model, True, state.reason)
-    return ModelView(model, False, None)
+        return ModelView(model, True, state.reason, prices_set)
+    return ModelView(model, False, None, prices_set)

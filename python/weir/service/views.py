@@ -146,6 +146,7 @@ def model_json(model: Model, view: ModelView | None = None) -> dict[str, Any]:
     if view is not None:
         row["disabled"] = view.disabled
         row["disabled_reason"] = view.reason
+        row["prices_set"] = view.prices_set  # the operator's prices (weir models price); false: the configuration's
     return row
 
 
