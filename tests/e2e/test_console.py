@@ -60,9 +60,8 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     print(f"console screenshots: {shots}")
     console = f"{weir.url}/console"
     assert weir.admin_token is not None
-    with httpx.Client(
-        base_url=f"{weir.url}/admin/v1", headers={"authorization": f"Bearer {weir.admin_token}"}
-    ) as admin:
+    operator = {"authorization": f"Bearer {weir.admin_token}"}
+    with httpx.Client(base_url=f"{weir.url}/admin/v1", headers=operator) as admin:
         account = admin.post("/accounts", json={"name": f"console-{uuid.uuid4().hex[:8]}", "balance_usd": "5"}).json()
         made = admin.post(f"/accounts/{account['id']}/keys", json={"kind": "management", "name": "console"})
     manager = made.json()["key"]
@@ -113,6 +112,10 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     assert (page.text_content(f"{row} td.cost") or "").strip() == usd(cost)
     assert page.text_content(f"{row} time") != ""  # shown in the viewer's zone by console.js
     shot("usage")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.reload()
+    shot("usage-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     key_id = page.text_content(f"{row} td:nth-child(3) code")
     csv = page.request.get(f"{console}/usage.csv?key={key_id}")
     assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
@@ -171,6 +174,42 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     topped = opening - cost + 250_000_000
     assert op.text_content("#balance") == usd(topped)
     op.screenshot(path=str(shots / "operator-account.png"), full_page=True)
+
+    # The same top-up form sent twice (a double click, a resent POST) tops up once
+    form = {
+        "csrf": op.get_attribute("input[name=csrf]", "value"),
+        "idempotency_key": op.get_attribute("input[name=idempotency_key]", "value"),
+        "amount_usd": "1",
+        "note": "sent twice",
+    }
+    op_jar = {"weir_console": next(c for c in operator_context.cookies() if c["name"] == "weir_console")["value"]}
+    topup_url = f"{console}/accounts/{account['id']}/topup"
+    sent = [httpx.post(topup_url, data=form, cookies=op_jar) for _ in range(2)]
+    assert [r.headers["location"] for r in sent] == [
+        f"/console/accounts/{account['id']}?notice=topup",
+        f"/console/accounts/{account['id']}?notice=replayed",
+    ]
+    topped += 100_000_000
+    op.reload()
+    assert op.text_content("#balance") == usd(topped)
+
+    # Providers pause and resume; models disable and enable (put back as they were whatever happens)
+    try:
+        op.goto(f"{console}/operator/providers")
+        op.fill('tr[data-provider="nowhere"] input[name=reason]', "console test")
+        op.click('tr[data-provider="nowhere"] button:has-text("Pause")')
+        assert "paused: console test" in (op.text_content('tr[data-provider="nowhere"]') or "")
+        op.click('tr[data-provider="nowhere"] button:has-text("Resume")')
+        assert "serving" in (op.text_content('tr[data-provider="nowhere"]') or "")
+        op.goto(f"{console}/operator/models")
+        op.click('tr[data-model="down-test"] button:has-text("Disable")')
+        assert "disabled" in (op.text_content('tr[data-model="down-test"]') or "")
+        op.click('tr[data-model="down-test"] button:has-text("Enable")')
+        assert "enabled" in (op.text_content('tr[data-model="down-test"]') or "")
+    finally:
+        with httpx.Client(base_url=f"{weir.url}/admin/v1", headers=operator) as admin:
+            admin.post("/providers/nowhere/resume", json={})
+            admin.post("/models/down-test/enable", json={})
     for name in ("models", "providers"):
         op.goto(f"{console}/operator/{name}")
         op.screenshot(path=str(shots / f"operator-{name}.png"), full_page=True)
