@@ -67,13 +67,17 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     manager = made.json()["key"]
     opening = account["balance_microcents"]
 
-    owner_context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    owner_context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": 1280, "height": 900}, timezone_id="Asia/Tokyo", locale="en-GB"
+    )
     page = owner_context.new_page()
 
     def shot(name: str) -> None:
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
     # Signing in: the key goes in a password field and a POST body, never in a URL
+    page.goto(console)
+    assert page.url == f"{console}/login"
     response = page.goto(f"{console}/login")
     assert response.headers["content-security-policy"].startswith("default-src 'self'")
     assert response.headers["x-frame-options"] == "DENY" and response.headers["referrer-policy"] == "no-referrer"
@@ -110,7 +114,8 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     until("the call in the usage page", lambda: page.reload() is not None and page.query_selector(row) is not None)
     assert page.get_attribute(f"{row} td.cost", "data-microcents") == str(cost)
     assert (page.text_content(f"{row} td.cost") or "").strip() == usd(cost)
-    assert page.text_content(f"{row} time") != ""  # shown in the viewer's zone by console.js
+    shown = page.text_content(f"{row} time") or ""  # in the viewer's zone (Tokyo), by console.js; UTC in the HTML
+    assert shown and "UTC" not in shown and "UTC" in (page.get_attribute(f"{row} time", "title") or "")
     shot("usage")
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.reload()
@@ -236,5 +241,9 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     assert page.url == f"{console}/login"
     operator_context.close()
     owner_context.close()
+    # Sign-in attempts are limited per address: 10 a minute, then 429 (the last test here to sign in)
+    statuses = [httpx.post(f"{console}/login", data={"secret": "wrong"}).status_code for _ in range(11)]
+    assert statuses[-1] == 429 and set(statuses[:-1]) <= {403, 429}
+
     log = (weir.config.parent / "weir.log").read_text()
     assert manager not in log and key not in log and weir.admin_token not in log  # never in a URL or a log

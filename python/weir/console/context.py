@@ -93,7 +93,9 @@ class Console:
         return self.page(request, "error.html", {"title": "Refused", "message": message}, viewer, status=403)
 
     def secure(self, request: Request) -> bool:
-        return request.url.scheme == "https"
+        """Over https, as the server or a TLS-terminating proxy says: a client that claims https when it is not only
+        makes its own cookie unusable over http, so the header needs no trust."""
+        return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
 
     def set_session(self, response: Response, request: Request, session: Session) -> None:
         response.set_cookie(

@@ -72,10 +72,11 @@ class SignIn:
     async def logout(self, request: Request) -> Response:
         console = self.console
         session = console.sessions.read(request.cookies.get(COOKIE))
-        try:
-            await console.form(request, session.sid if session is not None else None)
-        except Forbidden as exc:
-            return console.forbidden(request, str(exc))
+        if session is not None:  # no session (or an expired one): nothing to end, only the cookie to drop
+            try:
+                await console.form(request, session.sid)
+            except Forbidden as exc:
+                return console.forbidden(request, str(exc))
         response = to("/login")
         response.delete_cookie(COOKIE, path=BASE)
         return response
