@@ -163,6 +163,25 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     until("the revoked key refused", refused_now, seconds=5)
     client.close()
 
+    # Revoking a management key ends the sessions signed in with it, on their next page
+    page.select_option("#kind", "management")
+    page.fill("#name", "second-manager")
+    page.click("text=Create key")
+    second = (page.text_content("#new-key") or "").strip()
+    assert second.startswith("mk-weir_")
+    other_context = browser.new_context()  # type: ignore[attr-defined]
+    other = other_context.new_page()
+    other.goto(f"{console}/login")
+    other.fill("#secret", second)
+    other.click("form.card button[type=submit]")
+    other.wait_for_url(f"{console}/overview")
+    second_id = second.removeprefix("mk-weir_")[:12]
+    page.click(f'tr[data-key-id="{second_id}"] button:has-text("Revoke")')
+    page.wait_for_url(f"{console}/keys?notice=revoked")
+    other.goto(f"{console}/wallet")
+    assert other.url == f"{console}/login"
+    other_context.close()
+
     # The operator tops the account up; the owner sees it
     operator_context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     op = operator_context.new_page()
