@@ -242,6 +242,17 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     assert page.text_content("#balance") == usd(topped)
     assert "console test" in (page.text_content("table") or "")
 
+    # Tables come in pages, by cursor: the ledger one entry a page, newest first
+    page.goto(f"{console}/wallet?limit=1")
+    seen = []
+    while True:
+        seen.append(page.text_content("tbody tr td:nth-child(2)"))
+        if not page.is_visible("a[rel=next]"):
+            break
+        page.click("a[rel=next]")
+        assert "limit=1" in page.url and "cursor=" in page.url
+    assert seen == ["topup", "topup", "usage", "initial"]  # the resent top-up made no entry
+
     # The operator's pages are not the owner's, and the other way round
     page.goto(f"{console}/accounts")
     assert page.url == f"{console}/overview"

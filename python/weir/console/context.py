@@ -109,6 +109,12 @@ class Console:
         )
 
 
+def page_size(request: Request, default: int = 50) -> int:
+    """`?limit=` (1 to 200) or `default`: how many rows a table shows."""
+    text = request.query_params.get("limit", "")
+    return min(max(int(text), 1), 200) if text.isdigit() else default
+
+
 def to(path: str) -> RedirectResponse:
     return RedirectResponse(BASE + path, status_code=303)
 

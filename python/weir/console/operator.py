@@ -9,12 +9,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from weir.console.context import Console, to
+from weir.console.context import Console, page_size, to
 from weir.console.principal import Viewer
 from weir.service import values, views
 from weir.service.errors import ServiceError
 
-PAGE = 50
 NOTICES = {
     "topup": "The top-up is applied.",
     "replayed": "That top-up was already applied (the same form was sent again); nothing was added.",
@@ -38,7 +37,7 @@ class OperatorPages:
         cursor = request.query_params.get("cursor") or None
         context: dict[str, Any] = {"title": "Accounts", "error": error, "page": None}
         try:
-            context["page"] = await self.console.service.accounts.list(PAGE, cursor)
+            context["page"] = await self.console.service.accounts.list(page_size(request), cursor)
         except ServiceError as exc:
             context["error"], status = _error(exc), 400
         return self.console.page(request, "operator/accounts.html", context, viewer, status)
@@ -62,7 +61,7 @@ class OperatorPages:
         cursor = request.query_params.get("cursor") or None
         try:
             account = await service.accounts.get_by_id(account_id)
-            ledger = await service.accounts.ledger(account_id, PAGE, cursor)
+            ledger = await service.accounts.ledger(account_id, page_size(request), cursor)
         except ServiceError as exc:
             message = {"title": "Account", "message": exc.message}
             return self.console.page(request, "error.html", message, viewer, 404)

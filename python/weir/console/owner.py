@@ -12,7 +12,7 @@ from starlette.responses import Response
 from weir.admin.usage import FILTERS, usage_list
 from weir.billing.prices import TokenPrice, usd_prices
 from weir.config.validate import TIER_LIMITS
-from weir.console.context import Console, to
+from weir.console.context import Console, page_size, to
 from weir.console.principal import Viewer
 from weir.console.render import day
 from weir.service import values
@@ -22,7 +22,7 @@ from weir.store._common import now_ms
 from weir.store.queries import DAY_MS
 from weir.store.records import Account, KeyKind, KeyUpdate
 
-PAGE = 50
+DAYS = 30  # the overview's charts: today and the 29 days before (UTC)
 NOTICES = {"revoked": "The key is revoked: calls with it are refused from now on (within a second or so)."}
 
 
@@ -44,17 +44,16 @@ class OwnerPages:
         account = _account(viewer)
         usage = self.console.service.usage
         now = now_ms()
-        since = now - 30 * DAY_MS
-        query = await usage.query(account.id, Filters(since=str(since - since % DAY_MS)))
+        today = now - now % DAY_MS  # UTC midnight
+        query = await usage.query(account.id, Filters(since=str(today - (DAYS - 1) * DAY_MS)))
         days = {int(g.group): g for g in (await usage.summary(query, "day")).groups}
         by_model = (await usage.summary(query, "model")).groups
-        today = now - now % DAY_MS
         spend = {
             "today": sum(g.cost_microcents for d, g in days.items() if d >= today),
             "week": sum(g.cost_microcents for d, g in days.items() if d >= today - 6 * DAY_MS),
             "month": sum(g.cost_microcents for g in days.values()),
         }
-        series = [today - i * DAY_MS for i in range(29, -1, -1)]
+        series = [today - i * DAY_MS for i in range(DAYS - 1, -1, -1)]
         chart = {
             "days": [day(d) for d in series],
             "spend_usd": [(days[d].cost_microcents if d in days else 0) / 100_000_000 for d in series],
@@ -74,7 +73,7 @@ class OwnerPages:
         service = self.console.service
         cursor = request.query_params.get("cursor") or None
         try:
-            page = await service.keys.page(account.id, PAGE, cursor)
+            page = await service.keys.page(account.id, page_size(request), cursor)
         except ServiceError as exc:
             return self.console.page(request, "error.html", {"title": "Keys", "message": exc.message}, viewer, 400)
         context = {
@@ -119,7 +118,7 @@ class OwnerPages:
         account = _account(viewer)
         cursor = request.query_params.get("cursor") or None
         try:
-            page = await self.console.service.accounts.ledger(account.id, PAGE, cursor)
+            page = await self.console.service.accounts.ledger(account.id, page_size(request), cursor)
         except ServiceError as exc:
             return self.console.page(request, "error.html", {"title": "Wallet", "message": exc.message}, viewer, 400)
         context = {"title": "Wallet", "account": account, "page": page}
@@ -133,7 +132,7 @@ class OwnerPages:
         context: dict[str, Any] = {"title": "Usage", "account": account, "filters": params, "page": None}
         try:
             query = await service.usage.query(account.id, Filters(**params))
-            context["page"] = await service.usage.page(query, PAGE, cursor)
+            context["page"] = await service.usage.page(query, page_size(request), cursor)
         except ServiceError as exc:
             context["error"] = f"{exc.param + ': ' if exc.param else ''}{exc.message}"
         context["keys"] = (await service.keys.page(account.id, 200)).items

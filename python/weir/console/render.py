@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
+from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from weir.service.views import usd_text
@@ -44,8 +46,13 @@ def day(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d")
 
 
+def kept_query(request: Request) -> str:
+    """The query string of a page without its cursor (and one-off notice): where a pager's links start from."""
+    return urlencode([(k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "notice")])
+
+
 def templates() -> Jinja2Templates:
     made = Jinja2Templates(directory=TEMPLATES)
     made.env.filters.update(usd=usd, price=price, when=when, day=day)
-    made.env.globals["escape"] = escape
+    made.env.globals.update(escape=escape, kept_query=kept_query)
     return made
