@@ -71,6 +71,9 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
         viewport={"width": 1280, "height": 900}, timezone_id="Asia/Tokyo", locale="en-GB"
     )
     page = owner_context.new_page()
+    problems: list[str] = []  # script errors and Content-Security-Policy violations, which chromium logs as errors
+    page.on("console", lambda m: problems.append(f"{m.text} {m.location}") if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
 
     def shot(name: str) -> None:
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
@@ -185,6 +188,7 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     # The operator tops the account up; the owner sees it
     operator_context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     op = operator_context.new_page()
+    op.on("console", lambda m: problems.append(f"{m.text} {m.location}") if m.type == "error" else None)
     op.goto(f"{console}/login")
     op.fill("#secret", weir.admin_token)
     op.click("form.card button[type=submit]")
@@ -271,6 +275,7 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     assert page.url == f"{console}/login"
     operator_context.close()
     owner_context.close()
+    assert not problems, problems
     # Sign-in attempts are limited per address: 10 a minute, then 429 (the last test here to sign in)
     statuses = [httpx.post(f"{console}/login", data={"secret": "wrong"}).status_code for _ in range(11)]
     assert statuses[-1] == 429 and set(statuses[:-1]) <= {403, 429}
