@@ -64,6 +64,8 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     with httpx.Client(base_url=f"{weir.url}/admin/v1", headers=operator) as admin:
         account = admin.post("/accounts", json={"name": f"console-{uuid.uuid4().hex[:8]}", "balance_usd": "5"}).json()
         made = admin.post(f"/accounts/{account['id']}/keys", json={"kind": "management", "name": "console"})
+        stranger = admin.post("/accounts", json={"name": f"stranger-{uuid.uuid4().hex[:8]}"}).json()
+        theirs = admin.post(f"/accounts/{stranger['id']}/keys", json={"name": "theirs"}).json()
     manager = made.json()["key"]
     opening = account["balance_microcents"]
 
@@ -147,6 +149,14 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     assert refused.status_code == 403
     refused = httpx.post(f"{console}/keys", data={"name": "forged", "csrf": "0" * 64}, cookies=jar)
     assert refused.status_code == 403
+
+    # Another account's key is not the owner's to revoke, nor to read the usage of
+    csrf = page.get_attribute("input[name=csrf]", "value")
+    other = httpx.post(f"{console}/keys/{theirs['id']}/revoke", data={"csrf": csrf}, cookies=jar)
+    assert other.status_code == 400 and "no active key" in other.text
+    with httpx.Client(base_url=f"{weir.url}/admin/v1", headers=operator) as admin:
+        assert admin.get(f"/accounts/{stranger['id']}/keys").json()["data"][0]["revoked_at"] is None
+    assert "No calls match" in httpx.get(f"{console}/usage?key={theirs['id']}", cookies=jar).text
 
     # Revoking the key: the SDK call is refused
     page.goto(f"{console}/keys")
