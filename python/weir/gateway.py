@@ -150,7 +150,12 @@ class Gateway:
         self._conversations.start()
         routes = [(r.upstream.name, m.id, r.breaker) for m in self.models.models for r in m.routes]
         self._sync = ProviderSync(
-            store, self.upstreams, routes, cfg.auth.key_cache_ttl_seconds, on_models=self.models.apply_states
+            store,
+            self.upstreams,
+            routes,
+            cfg.auth.key_cache_ttl_seconds,
+            on_models=self.models.apply_states,
+            on_tiers=self.tiers.apply_states,
         )
         try:
             await self._sync.refresh()  # a paused provider stays paused across a restart

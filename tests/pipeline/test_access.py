@@ -13,7 +13,7 @@ from weir.errors import IpNotAllowed, KeyExpired
 from weir.limits import LIMIT_NAMES, UNLIMITED, Limits
 from weir.pipeline.access import OPEN, ModelAccess, Tiers, merged
 from weir.pipeline.authenticate import Principal, check_key
-from weir.store.records import ApiKey
+from weir.store.records import ApiKey, TierState
 
 CONFIG = """
 [auth]
@@ -120,3 +120,23 @@ def test_expiry_and_the_allow_list_are_checked_on_every_call() -> None:
     with pytest.raises(IpNotAllowed, match="203.0.113.5") as refused:
         check_key(fenced, "203.0.113.5")
     assert (refused.value.status, refused.value.code) == (403, "ip_not_allowed")
+
+
+def test_stored_tier_settings_replace_the_configured_and_go_back(caplog: pytest.LogCaptureFixture) -> None:
+    tiers = Tiers(parse_config(CONFIG))
+    assert tiers.access(key()).limits.requests_per_hour == 20
+    stored = '{"name":"free","description":"","models":null,"requests_per_minute":2,"requests_per_hour":null,'
+    stored += '"requests_per_day":null,"tokens_per_minute":null,"tokens_per_day":null,"max_concurrent":null,'
+    stored += '"max_ips":null,"price_multiplier":1.5}'
+    tiers.apply_states([TierState("free", stored, 1), TierState("unknown", stored, 1)])
+    access = tiers.access(key())  # the default tier, as stored
+    assert (access.limits.requests_per_minute, access.limits.requests_per_hour) == (2, None)
+    assert access.tier.price_multiplier_ppm == 1_500_000 and access.allows_model("large", ())
+    assert "unknown" not in tiers.by_name  # settings for a tier the configuration no longer has are ignored
+    assert tiers.access(key(tier="all")).limits.requests_per_day == 10000
+    with caplog.at_level("ERROR", logger="weir.access"):
+        tiers.apply_states([TierState("free", '{"name": "free", "max_ips": "two"}', 2)])
+    assert "tier free: its stored settings are unreadable" in caplog.text
+    assert tiers.access(key()).limits.requests_per_hour == 20  # the configured ones
+    tiers.apply_states([])
+    assert tiers.access(key()).limits == tiers.by_name["free"].limits and tiers.default is tiers.by_name["free"]

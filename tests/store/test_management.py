@@ -299,3 +299,19 @@ async def test_model_price_is_stored_beside_the_switch(store: Store) -> None:
     assert enabled.price == '{"output":2}'  # enabling keeps the price
     states = {s.id: s.price for s in await store.list_model_states()}
     assert states == {"claude": '{"output":2}', "gpt-4o": None}
+
+
+async def test_tier_settings_are_kept_until_cleared(store: Store) -> None:
+    assert await store.list_tier_states() == []
+    await store.set_tier_settings("pro", '{"name":"pro","max_ips":3}')
+    await store.set_tier_settings("free", '{"name":"free"}')
+    await store.set_tier_settings("pro", '{"name":"pro","max_ips":4}')
+    states = await store.list_tier_states()
+    assert [(s.name, s.settings) for s in states] == [
+        ("free", '{"name":"free"}'),
+        ("pro", '{"name":"pro","max_ips":4}'),
+    ]
+    assert all(s.updated_at > 0 for s in states)
+    await store.set_tier_settings("pro", None)
+    await store.set_tier_settings("gone", None)  # clearing what was never set is no error
+    assert [s.name for s in await store.list_tier_states()] == ["free"]

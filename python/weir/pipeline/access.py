@@ -5,19 +5,23 @@ call; each answer about a model or an address is worked out once per key and rem
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import translate
 
+import msgspec
+
 from weir.config import Config, Tier
 from weir.config.validate import GLOB_CHARS, TIER_LIMITS
 from weir.limits.base import UNLIMITED, Limits
-from weir.store.records import ApiKey
+from weir.store.records import ApiKey, TierState
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 PPM = 1_000_000  # multipliers are kept in parts per million: 1x = 1,000,000
 MAX_REMEMBERED = 1024  # answers remembered per key (models, addresses); past it they are worked out again
 DEFAULT_TIER = "default"  # the name of the unlimited tier of keys that name none when auth.default_tier is unset
+log = logging.getLogger("weir.access")
 
 
 class ModelAccess:
@@ -144,9 +148,30 @@ class Tiers:
     """The configured tiers, and the access of each key."""
 
     def __init__(self, config: Config) -> None:
-        self.by_name = {t.name: TierRules(t) for t in config.tiers}
-        default = config.auth.default_tier
+        self._configured = {t.name: t for t in config.tiers}
+        self._default_name = config.auth.default_tier
+        self._applied: dict[str, str] = {}  # tier name -> the store's settings in effect
+        self._use(dict(self._configured))
+
+    def _use(self, tiers: dict[str, Tier]) -> None:
+        self.by_name = {name: TierRules(t) for name, t in tiers.items()}
+        default = self._default_name
         self.default = self.by_name[default] if default is not None else OPEN_TIER
+
+    def apply_states(self, states: Sequence[TierState]) -> None:
+        """The operator's settings for configured tiers, from the store (`weir tiers set`), in place of the
+        configured ones; keys see them when their cached access expires (auth.key_cache_ttl_seconds)."""
+        applied = {s.name: s.settings for s in states if s.name in self._configured}
+        if applied == self._applied:
+            return
+        tiers = dict(self._configured)
+        for name, text in applied.items():
+            try:
+                tiers[name] = msgspec.json.decode(text, type=Tier)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:  # never written so by Weir
+                log.error("tier %s: its stored settings are unreadable (%s); the configured ones apply", name, exc)
+        self._use(tiers)
+        self._applied = applied
 
     def access(self, key: ApiKey) -> KeyAccess:
         tier = self.by_name.get(key.tier) if key.tier is not None else self.default

@@ -23,6 +23,7 @@ from weir.store.records import (
     ProviderState,
     Settlement,
     StoredResponse,
+    TierState,
     UsageRecord,
 )
 
@@ -34,6 +35,7 @@ KEY_COLUMNS = (
 KEY_INSERT_COLUMNS = "id, account_id, kind, name, secret_hmac, created_at"
 KEY_JSON = frozenset(("limits", "models", "ip_allow", "allowed_tiers"))  # columns holding JSON text
 MODEL_STATE_COLUMNS = "id, disabled, reason, updated_at, price"
+TIER_STATE_COLUMNS = "name, settings, updated_at"
 LEDGER_COLUMNS = (
     "id, account_id, kind, amount_microcents, balance_after_microcents, request_id, note, created_at, idempotency_key"
 )
@@ -146,6 +148,10 @@ def lookup_from(row: Sequence[Any]) -> KeyLookup:
 
 def model_state_from(row: Sequence[Any]) -> ModelState:
     return ModelState(id=row[0], disabled=bool(row[1]), reason=row[2], updated_at=row[3], price=row[4])
+
+
+def tier_state_from(row: Sequence[Any]) -> TierState:
+    return TierState(name=row[0], settings=row[1], updated_at=row[2])
 
 
 def ledger_from(row: Sequence[Any]) -> LedgerEntry:

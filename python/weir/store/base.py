@@ -21,6 +21,7 @@ from weir.store.records import (
     ProviderState,
     Settlement,
     StoredResponse,
+    TierState,
     TopUp,
     UsageGroup,
     UsageGroupBy,
@@ -211,3 +212,10 @@ class Store(Protocol):
         ...
 
     async def list_model_states(self) -> list[ModelState]: ...
+
+    async def set_tier_settings(self, name: str, settings: str | None) -> None:
+        """Apply `settings` (the JSON of a config Tier) to a configured tier on every worker, or (None) its
+        configured ones again."""
+        ...
+
+    async def list_tier_states(self) -> list[TierState]: ...

@@ -215,6 +215,15 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
     next_cursor: str | None
 
 
+class TierState(msgspec.Struct, frozen=True):
+    """An operator's settings for a configured tier (`weir tiers set`), in place of the configuration's, shared by
+    every worker."""
+
+    name: str
+    settings: str  # the JSON of a config Tier, every field present
+    updated_at: int
+
+
 class ModelState(msgspec.Struct, frozen=True):
     """An operator's switch on a configured model (`weir models disable|enable`) and its prices (`weir models price`),
     shared by every worker."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import orjson
 
 from weir.store.base import Store, StoreError
-from weir.store.records import ModelState
+from weir.store.records import ModelState, TierState
 from weir.upstreams.health import Breaker
 from weir.upstreams.provider import Upstream
 
@@ -32,10 +32,13 @@ class ProviderSync:
         interval: float,
         worker: str = WORKER_ID,
         on_models: Callable[[list[ModelState]], None] | None = None,
+        on_tiers: Callable[[list[TierState]], None] | None = None,
     ) -> None:
-        """`on_models` is given every model's state at each refresh (the disabled models)."""
+        """`on_models` is given every model's state at each refresh (disabled models, prices), `on_tiers` every
+        tier's stored settings."""
         self._store = store
         self._on_models = on_models
+        self._on_tiers = on_tiers
         self._upstreams = upstreams
         self._routes = routes  # (provider, model id, breaker) of every configured route
         self._interval = max(interval, 0.5)
@@ -58,6 +61,8 @@ class ProviderSync:
             self._reset_seen[state.name] = state.keys_reset_at
         if self._on_models is not None:
             self._on_models(await self._store.list_model_states())
+        if self._on_tiers is not None:
+            self._on_tiers(await self._store.list_tier_states())
         await self._store.put_provider_health(self._worker, self.health())
 
     def health(self) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from weir.store import _common as c
 from weir.store.postgres.core import PostgresCore
-from weir.store.records import ModelState, ProviderHealth, ProviderState
+from weir.store.records import ModelState, ProviderHealth, ProviderState, TierState
 
 
 class PostgresProviders(PostgresCore):
@@ -76,3 +76,21 @@ class PostgresProviders(PostgresCore):
         async with self._conn() as conn:
             rows = await conn.fetch(f"SELECT {c.MODEL_STATE_COLUMNS} FROM model_state ORDER BY id")
         return [c.model_state_from(row) for row in rows]
+
+    async def set_tier_settings(self, name: str, settings: str | None) -> None:
+        async with self._conn() as conn:
+            if settings is None:
+                await conn.execute("DELETE FROM tier_state WHERE name = $1", name)
+            else:
+                await conn.execute(
+                    "INSERT INTO tier_state (name, settings, updated_at) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (name) DO UPDATE SET settings = $2, updated_at = $3",
+                    name,
+                    settings,
+                    c.now_ms(),
+                )
+
+    async def list_tier_states(self) -> list[TierState]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(f"SELECT {c.TIER_STATE_COLUMNS} FROM tier_state ORDER BY name")
+        return [c.tier_state_from(row) for row in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from weir.store import _common as c
-from weir.store.records import ModelState, ProviderHealth, ProviderState
+from weir.store.records import ModelState, ProviderHealth, ProviderState, TierState
 from weir.store.sqlite.core import SqliteCore, fetch, transaction
 
 
@@ -33,6 +33,13 @@ class SqliteProviders(SqliteCore):
     async def list_model_states(self) -> list[ModelState]:
         sql = f"SELECT {c.MODEL_STATE_COLUMNS} FROM model_state ORDER BY id"
         return [c.model_state_from(row) for row in await self._run(fetch, sql, ())]
+
+    async def set_tier_settings(self, name: str, settings: str | None) -> None:
+        await self._run(_set_tier_settings, name, settings, c.now_ms())
+
+    async def list_tier_states(self) -> list[TierState]:
+        sql = f"SELECT {c.TIER_STATE_COLUMNS} FROM tier_state ORDER BY name"
+        return [c.tier_state_from(row) for row in await self._run(fetch, sql, ())]
 
 
 def _set_provider_paused(
@@ -81,3 +88,15 @@ def _set_model_price(conn: sqlite3.Connection, model_id: str, price: str | None,
             (model_id, now, price),
         ).fetchone()
     return c.model_state_from(row)
+
+
+def _set_tier_settings(conn: sqlite3.Connection, name: str, settings: str | None, now: int) -> None:
+    with transaction(conn):
+        if settings is None:
+            conn.execute("DELETE FROM tier_state WHERE name = ?", (name,))
+        else:
+            conn.execute(
+                "INSERT INTO tier_state (name, settings, updated_at) VALUES (?1, ?2, ?3)"
+                " ON CONFLICT (name) DO UPDATE SET settings = ?2, updated_at = ?3",
+                (name, settings, now),
+            )
