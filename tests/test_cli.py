@@ -159,3 +159,28 @@ def test_models_price_sets_merges_and_resets(
     assert main([*base, "cached", "--reset"]) == 0
     reset = orjson.loads(capsys.readouterr().out)
     assert reset["prices_set"] is False and reset["price_usd_per_1m_tokens"]["output"] == 15.0
+
+
+def test_tiers_set_and_reset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WEIR_DATA_DIR", str(tmp_path))
+    config = tmp_path / "weir.toml"
+    config.write_text(CONFIG + '\n[[tiers]]\nname = "free"\nrequests_per_minute = 5\n')
+    base = ["--config", str(config), "tiers"]
+    assert main([*base, "set", "free", "--requests-per-minute", "none", "--max-ips", "2", "--models", "plain,sp*"]) == 0
+    shown = orjson.loads(capsys.readouterr().out)
+    assert (shown["limits"], shown["models"], shown["settings_set"]) == ({"max_ips": 2}, ["plain", "sp*"], True)
+    assert main([*base, "list"]) == 0
+    assert orjson.loads(capsys.readouterr().out) == [shown]
+    assert main([*base, "set", "free", "--max-ips", "0"]) == 1
+    assert "weir: error: --max-ips: must be a whole number of at least 1" in capsys.readouterr().err
+    assert main([*base, "set", "free", "--price-multiplier", "x"]) == 1
+    assert "--price-multiplier: must be a number" in capsys.readouterr().err
+    assert main([*base, "set", "free"]) == 1
+    assert "give at least one setting" in capsys.readouterr().err
+    assert main([*base, "set", "free", "--models", "all"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["models"] is None
+    assert main([*base, "reset", "free"]) == 0
+    reset = orjson.loads(capsys.readouterr().out)
+    assert (reset["limits"], reset["settings_set"]) == ({"requests_per_minute": 5}, False)

@@ -22,10 +22,11 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from tests.e2e.conftest import PROVIDER_KEY, Weir
+from tests.e2e.conftest import HASHED_ADMIN_TOKEN, PROVIDER_KEY, Weir
 from tests.support import mock_upstream as mock
 from tests.support.mock_upstream import COMPLETION_TOKENS, PROMPT_TOKENS
 from tests.support.processes import free_port, start, stop, wait_http
+from weir.admin.tokens import digest
 
 HI = [{"role": "user", "content": "hi"}]
 CALL_TOKENS = PROMPT_TOKENS + COMPLETION_TOKENS
@@ -56,6 +57,11 @@ max_ips = 2
 [[tiers]]
 name = "double"
 price_multiplier = 2.0
+
+[[tiers]]
+name = "editable"
+description = "changed by test_a_tier_changed_over_the_api_reaches_the_gateway"
+requests_per_minute = 1000
 """
 MODELS = [  # (id, provider, upstream model, extra)
     ("gpt-test", "mock", "mock-model", 'aliases = ["gpt-alias"]'),
@@ -134,6 +140,9 @@ url = "sqlite://{home / "weir.db"}"
 pepper = "admission-pepper-0123456789abcdef"
 key_cache_ttl_seconds = 0.5
 default_tier = "free"
+
+[admin]
+tokens = ["{digest(HASHED_ADMIN_TOKEN)}"]
 {TIERS}
 [[providers]]
 name = "mock"
@@ -399,3 +408,53 @@ def test_the_account_and_tier_multipliers_price_every_call(gate: Gate) -> None:
     assert in_stream["cost_microcents"] == -(-usage * 3 // 1_000_000)  # the stream's own usage: multiplied too
     shown = gate.weir.cli("accounts", "update", "multiplied", "--rate-multiplier", "1.2345", check=False)
     assert shown.returncode == 1 and "--rate-multiplier" in shown.stderr and "3 decimal" in shown.stderr
+
+
+def test_a_tier_changed_over_the_api_reaches_the_gateway(gate: Gate) -> None:
+    """PATCH /admin/v1/tiers/{name}: a key of the tier is held to the new limit and pays the new multiplier once its
+    cached access expires; `weir tiers list` shows the settings in effect; reset brings the configured ones back."""
+    admin = httpx.Client(
+        base_url=f"{gate.weir.url}/admin/v1", headers={"authorization": f"Bearer {HASHED_ADMIN_TOKEN}"}, timeout=10
+    )
+    key = gate.key("retiered", "--tier", "editable")
+
+    def limit() -> str:
+        answer = gate.chat(key)
+        assert answer.status_code in (200, 429), answer.text
+        return answer.headers["x-ratelimit-limit-requests"]
+
+    def pricing() -> float:
+        listed = httpx.get(f"{gate.weir.url}/v1/models", headers={"authorization": f"Bearer {key}"}).json()
+        return float(next(m for m in listed["data"] if m["id"] == "gpt-test")["pricing"]["per_1m_tokens"]["input"])
+
+    with admin:
+        assert limit() == "1000" and pricing() == 0.5
+        refused = admin.patch("/tiers/editable", json={"requests_per_minute": 0})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "requests_per_minute"
+        refused = admin.patch("/tiers/editable", json={"models": ["no-such-*"], "max_ips": "two"})
+        assert refused.status_code == 400 and "max_ips" in refused.json()["error"]["message"]
+        assert admin.patch("/tiers/gold", json={"max_ips": 2}).json()["error"]["code"] == "tier_not_found"
+        try:
+            changed = admin.patch("/tiers/editable", json={"requests_per_minute": 3, "price_multiplier": 1.5})
+            assert changed.status_code == 200, changed.text
+            assert changed.json()["limits"] == {"requests_per_minute": 3} and changed.json()["settings_set"] is True
+            deadline = time.monotonic() + 10
+            while limit() != "3":
+                assert time.monotonic() < deadline, "the new limit did not reach the gateway"
+                time.sleep(0.1)
+            assert pricing() == 0.75  # $0.5 per 1M input tokens times 1.5
+            statuses = [gate.chat(key).status_code for _ in range(4)]
+            assert statuses.count(429) >= 1, statuses  # at most 3 a minute now
+            listed = orjson.loads(gate.weir.cli("tiers", "list").stdout)
+            shown = next(t for t in listed if t["name"] == "editable")
+            assert (shown["price_multiplier"], shown["settings_set"]) == (1.5, True)
+            page = admin.get("/tiers", params={"limit": 2}).json()
+            assert len(page["data"]) == 2 and page["has_more"] is True
+        finally:
+            reset = admin.post("/tiers/editable/reset")
+        assert reset.status_code == 200 and reset.json()["settings_set"] is False
+        assert reset.json()["limits"] == {"requests_per_minute": 1000}
+        deadline = time.monotonic() + 10
+        while pricing() != 0.5:
+            assert time.monotonic() < deadline, "the reset did not reach the gateway"
+            time.sleep(0.1)

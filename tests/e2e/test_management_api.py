@@ -122,7 +122,7 @@ def test_owner_authentication(weir: Weir, admin: httpx.Client) -> None:
         "permission_denied",
     )
     me = ok(httpx.get(url, headers=bearer(management)))
-    assert me == {**account, "balance_microcents": 500_000_000, "balance_usd": "5"}
+    assert me == {**account, "balance_microcents": 500_000_000, "balance_usd": "5", "default_tier": None}
 
 
 def test_accounts(admin: httpx.Client) -> None:
@@ -324,7 +324,9 @@ def test_usage_records_ledger_and_isolation(weir: Weir, admin: httpx.Client) -> 
                 == spent
             ),
         )
-        assert ok(me.get("/v1/account"))["balance_microcents"] == 500_000_000 - spent
+        mine = ok(me.get("/v1/account"))
+        assert mine["balance_microcents"] == 500_000_000 - spent
+        assert (mine["rate_multiplier"], mine["allowed_tiers"], mine["default_tier"]) == (1.0, [], None)
 
         # bob sees his one call, none of alice's; and alice's key filter finds nothing of bob's
         wait_until("bob's call is recorded", lambda: len(ok(them.get("/v1/account/usage"))["data"]) == 1)

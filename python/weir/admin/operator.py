@@ -226,10 +226,31 @@ class Operator:
 
     @endpoint
     async def tiers(self, request: Request) -> Response:
-        self._check(request)
+        limit, cursor = page_args(self._check(request, PAGE_PARAMS))
         default = self.service.config.auth.default_tier
-        tiers = [{**views.tier_json(t), "default": t.name == default} for t in self.service.catalog.tiers()]
-        return json_response({"object": "list", "data": tiers, "has_more": False, "next_cursor": None})
+        listed = in_pages(await self.service.tiers.views(), "tiers", limit, cursor)
+        return json_response(list_json(listed, lambda view: views.tier_view_json(view, default)))
+
+    @endpoint
+    async def tier(self, request: Request) -> Response:
+        self._check(request)
+        view = await self.service.tiers.view(request.path_params["name"])
+        return json_response(views.tier_view_json(view, self.service.config.auth.default_tier))
+
+    @endpoint
+    async def update_tier(self, request: Request) -> Response:
+        """PATCH a tier's settings (those given; a limit of null: unlimited, models null: every model)."""
+        self._check(request)
+        body = await read_json(request, schemas.UpdateTier)
+        view = await self.service.tiers.update(request.path_params["name"], body.changes())
+        return json_response(views.tier_view_json(view, self.service.config.auth.default_tier))
+
+    @endpoint
+    async def reset_tier(self, request: Request) -> Response:
+        """The configuration's settings again."""
+        self._check(request)
+        view = await self.service.tiers.reset(request.path_params["name"])
+        return json_response(views.tier_view_json(view, self.service.config.auth.default_tier))
 
     @endpoint
     async def providers(self, request: Request) -> Response:

@@ -32,7 +32,8 @@ class Owner:
     async def account(self, request: Request) -> Response:
         account_id = await self._account_id(request)
         query(request, ())
-        return json_response(views.account_json(await self.service.accounts.get_by_id(account_id)))
+        account = views.account_json(await self.service.accounts.get_by_id(account_id))
+        return json_response({**account, "default_tier": self.service.config.auth.default_tier})
 
     @endpoint
     async def keys(self, request: Request) -> Response:

@@ -81,3 +81,22 @@ class PriceChanges(Body):
 
 class UpdateModel(Body):
     price: PriceChanges | None | UnsetType = UNSET  # null: back to the configuration's prices
+
+
+class UpdateTier(Body):
+    """A tier's new settings; those left out keep theirs. A limit of null: unlimited; models null: every model."""
+
+    description: str | UnsetType = UNSET
+    models: list[str] | None | UnsetType = UNSET
+    requests_per_minute: int | None | UnsetType = UNSET
+    requests_per_hour: int | None | UnsetType = UNSET
+    requests_per_day: int | None | UnsetType = UNSET
+    tokens_per_minute: int | None | UnsetType = UNSET
+    tokens_per_day: int | None | UnsetType = UNSET
+    max_concurrent: int | None | UnsetType = UNSET
+    max_ips: int | None | UnsetType = UNSET
+    price_multiplier: float | UnsetType = UNSET
+
+    def changes(self) -> dict[str, Any]:
+        fields = ((f, getattr(self, f)) for f in UpdateTier.__struct_fields__)
+        return {f: value for f, value in fields if value is not UNSET}

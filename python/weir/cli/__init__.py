@@ -13,7 +13,7 @@ from weir.cli.key_flags import FLAGS as KEY_FLAGS
 from weir.cli.parser import PRICE_FLAGS, build_parser
 from weir.cli.run import CommandError
 from weir.cli.serve import cmd_serve
-from weir.config import ConfigError, load_config
+from weir.config import TIER_LIMITS, ConfigError, load_config
 from weir.service.errors import Invalid, ServiceError
 from weir.store.base import StoreError
 
@@ -27,6 +27,9 @@ _FLAGS = {
     "idempotency_key": "--idempotency-key",
     **KEY_FLAGS,
     **{f"price.{flag.replace('-', '_')}": f"--{flag}" for flag in PRICE_FLAGS},
+    "price_multiplier": "--price-multiplier",
+    **{name: "--" + name.replace("_", "-") for name in TIER_LIMITS},
+    "description": "--description",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 import msgspec
 from cryptography.fernet import Fernet
@@ -14,7 +15,7 @@ from weir.admin.tokens import digest
 from weir.cli.key_flags import key_settings
 from weir.cli.parser import PRICE_FLAGS
 from weir.cli.run import CommandError, print_json, service_call
-from weir.config import Config, validate_admin_tokens
+from weir.config import TIER_LIMITS, Config, validate_admin_tokens
 from weir.service import Service, migrate, values, views
 from weir.store.records import AccountUpdate, KeyKind
 
@@ -124,9 +125,48 @@ def _prices(args: argparse.Namespace) -> dict[str, float | None]:
 
 
 def cmd_tiers(args: argparse.Namespace, config: Config) -> None:
-    """The configured tiers (`auth.default_tier` marked)."""
+    """The configured tiers with the settings in effect (`auth.default_tier` marked); `set` and `reset` change
+    them on every worker and replica within auth.key_cache_ttl_seconds."""
     default = config.auth.default_tier
-    print_json([{**views.tier_json(t), "default": t.name == default} for t in config.tiers])
+
+    async def run(service: Service) -> None:
+        tiers = service.tiers
+        if args.action == "set":
+            print_json(views.tier_view_json(await tiers.update(args.name, _tier_settings(args)), default))
+        elif args.action == "reset":
+            print_json(views.tier_view_json(await tiers.reset(args.name), default))
+        else:
+            print_json([views.tier_view_json(view, default) for view in await tiers.views()])
+
+    service_call(config, run)
+
+
+def _tier_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """`weir tiers set`'s flags as setting changes (the service checks the values)."""
+    changes: dict[str, Any] = {}
+    if args.description is not None:
+        changes["description"] = args.description
+    if args.models is not None:
+        changes["models"] = None if args.models == "all" else values.items(args.models)
+    for name in TIER_LIMITS:
+        text = getattr(args, name)
+        if text is not None:
+            changes[name] = None if text == "none" else _whole(text, name)
+    if args.price_multiplier is not None:
+        try:
+            changes["price_multiplier"] = float(args.price_multiplier)
+        except ValueError:
+            raise CommandError(f"--price-multiplier: must be a number, got {args.price_multiplier!r}") from None
+    if not changes:
+        raise CommandError("give at least one setting (--description, --models, --requests-per-minute, ...)")
+    return changes
+
+
+def _whole(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise CommandError(f"--{name.replace('_', '-')}: must be a whole number or none, got {text!r}") from None
 
 
 def cmd_byok(args: argparse.Namespace, config: Config) -> None:

@@ -6,6 +6,7 @@ import argparse
 
 from weir import __version__
 from weir.cli.key_flags import add_key_flags
+from weir.config.validate import TIER_LIMITS
 
 PRICE_FLAGS = {  # `weir models price` flag -> what its price is for
     "input": "per 1M input tokens",
@@ -85,6 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     tiers.add_parser("list", parents=[common], help="list tiers with their models, limits and price multipliers")
+    tset = tiers.add_parser(
+        "set", parents=[common], help="change a tier's settings on every worker (those not given are kept)"
+    )
+    tset.add_argument("name", help="a configured tier")
+    tset.add_argument("--description", help="shown to key owners")
+    tset.add_argument("--models", help="comma-separated ids, aliases or globs (claude-*); all: every model")
+    for name in TIER_LIMITS:
+        tset.add_argument("--" + name.replace("_", "-"), dest=name, metavar="N", help="none: unlimited")
+    tset.add_argument("--price-multiplier", metavar="X", help="its keys pay the models' prices times this")
+    tiers.add_parser("reset", parents=[common], help="a tier's settings from the configuration again").add_argument(
+        "name"
+    )
     byok = sub.add_parser("byok", parents=[common], help="accounts' own provider keys").add_subparsers(
         dest="action", required=True
     )

@@ -27,7 +27,17 @@ from weir.config.schema import (
     Storage,
     Tier,
 )
-from weir.config.validate import MIN_ADMIN_TOKEN, price_problems, usd_to_microcents, validate, validate_admin_tokens
+from weir.config.validate import (
+    MIN_ADMIN_TOKEN,
+    TIER_LIMITS,
+    has_limits,
+    price_problems,
+    tier_problems,
+    usd_to_microcents,
+    validate,
+    validate_admin_tokens,
+    workers_problem,
+)
 
 __all__ = [
     "DEMO_MODEL",
@@ -57,6 +67,10 @@ __all__ = [
     "parse_config",
     "self_url",
     "price_problems",
+    "TIER_LIMITS",
+    "has_limits",
+    "tier_problems",
+    "workers_problem",
     "usd_to_microcents",
     "validate",
     "validate_admin_tokens",

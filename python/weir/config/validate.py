@@ -132,6 +132,38 @@ def model_pattern_problem(pattern: str, names: set[str]) -> str | None:
     return None
 
 
+def tier_problems(tier: Tier, at: str, names: set[str]) -> list[str]:
+    """What is wrong with a tier's limits, models (`names`: every model id and alias) and price multiplier."""
+    problems: list[str] = []
+    for field in TIER_LIMITS:
+        value = getattr(tier, field)
+        if value is not None and (reason := limit_problem(value)) is not None:
+            problems.append(f"{at}.{field}: {reason}")
+    for j, pattern in enumerate(tier.models or []):
+        if (reason := model_pattern_problem(pattern, names)) is not None:
+            problems.append(f"{at}.models[{j}]: {reason}")
+    if not 0 < tier.price_multiplier <= 1000:
+        problems.append(f"{at}.price_multiplier: must be greater than 0 and at most 1000, got {tier.price_multiplier}")
+    elif (Decimal(repr(tier.price_multiplier)) * 1000) % 1:
+        problems.append(f"{at}.price_multiplier: at most 3 decimal places, got {tier.price_multiplier}")
+    return problems
+
+
+def has_limits(tier: Tier) -> bool:
+    return any(getattr(tier, f) is not None for f in TIER_LIMITS)
+
+
+def workers_problem(config: Config, tier: str) -> str | None:
+    """Rate limits (of `tier`) with several workers and no Redis: each worker would admit a key's whole limit."""
+    if config.server.workers <= 1 or config.storage.redis_url:
+        return None
+    return (
+        f"server.workers: {config.server.workers} workers with rate limits (tier {tier!r}) need "
+        "storage.redis_url: in-process limits live in one worker's memory, so each worker would admit a key's "
+        "whole limit. Set storage.redis_url (e.g. redis://127.0.0.1:6379/0) or run one worker (server.workers = 1)"
+    )
+
+
 def _validate_tiers(config: Config) -> list[str]:
     problems: list[str] = []
     names = {name for m in config.models for name in (m.id, *m.aliases)}
@@ -143,26 +175,10 @@ def _validate_tiers(config: Config) -> list[str]:
         elif tier.name in seen:
             problems.append(f"{at}.name: the tier {tier.name!r} is defined twice")
         seen.add(tier.name)
-        for field in TIER_LIMITS:
-            value = getattr(tier, field)
-            if value is not None and (reason := limit_problem(value)) is not None:
-                problems.append(f"{at}.{field}: {reason}")
-        for j, pattern in enumerate(tier.models or []):
-            if (reason := model_pattern_problem(pattern, names)) is not None:
-                problems.append(f"{at}.models[{j}]: {reason}")
-        if not 0 < tier.price_multiplier <= 1000:
-            problems.append(
-                f"{at}.price_multiplier: must be greater than 0 and at most 1000, got {tier.price_multiplier}"
-            )
-        elif (Decimal(repr(tier.price_multiplier)) * 1000) % 1:
-            problems.append(f"{at}.price_multiplier: at most 3 decimal places, got {tier.price_multiplier}")
-    limited = [t.name for t in config.tiers if any(getattr(t, f) is not None for f in TIER_LIMITS)]
-    if limited and config.server.workers > 1 and not config.storage.redis_url:
-        problems.append(
-            f"server.workers: {config.server.workers} workers with rate limits (tier {limited[0]!r}) need "
-            "storage.redis_url: in-process limits live in one worker's memory, so each worker would admit a key's "
-            "whole limit. Set storage.redis_url (e.g. redis://127.0.0.1:6379/0) or run one worker (server.workers = 1)"
-        )
+        problems += tier_problems(tier, at, names)
+    limited = [t.name for t in config.tiers if has_limits(t)]
+    if limited and (problem := workers_problem(config, limited[0])) is not None:
+        problems.append(problem)
     default = config.auth.default_tier
     if default is not None and default not in seen:
         known = ", ".join(sorted(seen)) or "none is defined"

@@ -82,7 +82,7 @@ class OwnerPages:
             "page": page,
             "made": made,
             "error": error,
-            "tiers": {t.name: t for t in service.catalog.tiers()},
+            "tiers": {view.tier.name: view.tier for view in await service.tiers.views()},
             "default_tier": service.config.auth.default_tier,
             "limit_names": TIER_LIMITS,
             "notice": NOTICES.get(request.query_params.get("notice", "")),

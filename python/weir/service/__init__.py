@@ -16,6 +16,7 @@ from weir.service.accounts import Accounts
 from weir.service.byok import Byok
 from weir.service.catalog import Catalog
 from weir.service.keys import Keys
+from weir.service.tiers import Tiers
 from weir.service.usage import Usage
 from weir.store import open_store, provision
 from weir.store.base import Store
@@ -29,7 +30,8 @@ class Service:
         self.config = config
         self._pepper: bytes | None = None
         self.accounts = Accounts(store, config)
-        self.keys = Keys(store, self.pepper, config)
+        self.tiers = Tiers(store, config)
+        self.keys = Keys(store, self.pepper, config, self.tiers)
         self.usage = Usage(store)
         self.catalog = Catalog(store, config)
         self.byok = Byok(store, config)

@@ -65,15 +65,13 @@ def check(changes: KeyUpdate, config: Config) -> None:
         raise Invalid("spend_period", f"must be one of {', '.join(SPEND_PERIODS)}, got {changes.spend_period!r}")
 
 
-def check_owner(changes: KeyUpdate, config: Config, account: Account, tier_of_key: str | None) -> None:
+def check_owner(changes: KeyUpdate, account: Account, tier: Tier | None) -> None:
     """What a key owner may not do besides what no one may: give a tier the account is not allowed, or limits
-    above the key's tier's (`tier_of_key`: the key's tier after this change; None: auth.default_tier)."""
+    above the key's tier's (`tier`: the key's tier after this change, with the settings in effect)."""
     if isinstance(changes.tier, str) and changes.tier not in (account.allowed_tiers or []):
         allowed = ", ".join(account.allowed_tiers or []) or "none: ask the operator"
         raise Invalid("tier", f"this account may not give its keys the tier {changes.tier!r} (allowed: {allowed})")
     if isinstance(changes.limits, dict) and changes.limits:
-        name = tier_of_key or config.auth.default_tier
-        tier = tier_named(config, name) if name is not None else None
         for limit, value in changes.limits.items():
             ceiling = getattr(tier, limit, None) if tier is not None else None
             if ceiling is not None and isinstance(value, int) and value > ceiling:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import msgspec
 import orjson
 
-from weir.config import Config, Model, Price, Provider, Tier, price_problems
+from weir.config import Config, Model, Price, Provider, price_problems
 from weir.service.errors import Invalid, NotFound
 from weir.store._common import now_ms
 from weir.store.base import Store
@@ -60,9 +60,6 @@ class Catalog:
             if name == model.id or name in model.aliases:
                 return model
         raise NotFound(f"no model named {name!r}", code="model_not_found")
-
-    def tiers(self) -> list[Tier]:
-        return list(self._config.tiers)
 
     async def model_views(self) -> list[ModelView]:
         """Every configured model with its state: enabled, or disabled (by the configuration or the operator)."""

@@ -12,6 +12,7 @@ from weir import keys
 from weir.config import Config
 from weir.service import access, values
 from weir.service.errors import Invalid, NotFound, check_limit, paged
+from weir.service.tiers import Tiers
 from weir.store import base as store_errors
 from weir.store.base import Store
 from weir.store.records import ApiKey, KeyKind, KeyUpdate, Page
@@ -30,8 +31,9 @@ INFERENCE_ONLY = ("tier", "limits", "models", "max_price_microcents", "spend_lim
 
 
 class Keys:
-    def __init__(self, store: Store, pepper: Callable[[], bytes], config: Config) -> None:
+    def __init__(self, store: Store, pepper: Callable[[], bytes], config: Config, tiers: Tiers) -> None:
         self._store = store
+        self._tiers = tiers
         self._pepper = pepper
         self._config = config
 
@@ -76,7 +78,12 @@ class Keys:
             if account is None:
                 raise NotFound(f"no account with id {account_id}", code="account_not_found")
             tier = changes.tier if not isinstance(changes.tier, msgspec.UnsetType) else current_tier
-            access.check_owner(changes, self._config, account, tier)
+            name = tier or self._config.auth.default_tier
+            try:
+                ceiling = await self._tiers.tier(name) if name is not None else None
+            except NotFound:  # a tier no longer configured: its keys are refused anyway
+                ceiling = None
+            access.check_owner(changes, account, ceiling)
 
     async def list(self, account_id: int) -> list[ApiKey]:
         """Every key of the account, oldest first."""

@@ -12,6 +12,7 @@ from weir.config import Model, Price, Tier
 from weir.config.validate import TIER_LIMITS
 from weir.redact import redact_url
 from weir.service.catalog import ModelView, ProviderView
+from weir.service.tiers import TierView
 from weir.store.records import Account, ApiKey, ByokEntry, LedgerEntry, TopUp, UsageGroup, UsageRecord
 
 _MICROCENTS_PER_USD = 100_000_000
@@ -160,6 +161,11 @@ def tier_json(tier: Tier) -> dict[str, Any]:
         "limits": limits,
         "price_multiplier": tier.price_multiplier,
     }
+
+
+def tier_view_json(view: TierView, default: str | None) -> dict[str, Any]:
+    """A tier with the settings in effect; `default`: auth.default_tier; `settings_set`: the operator's settings."""
+    return {**tier_json(view.tier), "default": view.tier.name == default, "settings_set": view.settings_set}
 
 
 BREAKER_ORDER = {"closed": 0, "half_open": 1, "open": 2}
