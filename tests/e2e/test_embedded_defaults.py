@@ -125,7 +125,7 @@ def test_the_demo_catalog_root_and_unknown_models(tmp_path: Path) -> None:
         assert root.status_code == 200 and root.headers["content-type"] == "application/json"
         pointers = root.json()
         assert pointers["service"] == "weir" and "echo upstream" in pointers["demo"]
-        for path in (pointers["models"], pointers["health"], pointers["metrics"]):
+        for path in (pointers["models"], pointers["health"], pointers["metrics"], pointers["pricing"]):
             assert httpx.get(url + path).status_code == 200, path
 
         auth = {"Authorization": f"Bearer {key}", "x-api-key": key, "anthropic-version": "2023-06-01"}

@@ -144,6 +144,8 @@ class Info:
             "models": "/v1/models",
             "health": "/healthz",
             "metrics": "/metrics",
+            "console": "/console/",
+            "pricing": "/pricing",
             "docs": "README.md in Weir's source: every endpoint, error and setting, with curl recipes",
         }
         if self.gateway.config.is_demo:
