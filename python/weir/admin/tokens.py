@@ -28,7 +28,16 @@ class AdminTokens:
         return bool(self._digests)
 
     def check(self, presented: str) -> bool:
-        candidate = hashlib.sha256(presented.encode()).digest()
+        return self._known(hashlib.sha256(presented.encode()).digest())
+
+    def has_digest(self, hex_digest: str) -> bool:
+        """Whether a token whose SHA-256 is `hex_digest` is still configured (a console session names its token so)."""
+        try:
+            return self._known(bytes.fromhex(hex_digest))
+        except ValueError:
+            return False
+
+    def _known(self, candidate: bytes) -> bool:
         found = False
         for known in self._digests:
             found |= hmac.compare_digest(candidate, known)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from weir.admin.tokens import AdminTokens
-from weir.console.principal import Viewer, current, token_digests
+from weir.console.principal import Viewer, current
 from weir.console.ratelimit import SlidingWindow
 from weir.console.render import templates
 from weir.console.session import COOKIE, Session, Sessions, session_secret
@@ -37,7 +37,6 @@ class Console:
         self.templates = templates()
         config = gateway.config
         self.tokens = AdminTokens(config.admin.tokens)
-        self.operator_digests = token_digests(config.admin.tokens)
         self.attempts = SlidingWindow(limit=10, window_seconds=60.0)
         self.client_ip = ClientIP.from_cidrs(config.server.trusted_proxies)
 
@@ -61,7 +60,7 @@ class Console:
         session = self.sessions.read(request.cookies.get(COOKIE))
         if session is None:
             return None
-        return await current(session, self.service, self.sessions, self.operator_digests)
+        return await current(session, self.service, self.sessions, self.tokens)
 
     async def form(self, request: Request, sid: str | None) -> FormData:
         """The posted form, once its CSRF token is the one of `sid` (the session's, or the sign-in nonce)."""

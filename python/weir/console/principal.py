@@ -6,12 +6,11 @@ an admin token with weir.admin.tokens."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 
 import msgspec
 
 from weir import keys
-from weir.admin.tokens import PREFIX, AdminTokens
+from weir.admin.tokens import AdminTokens
 from weir.console.session import Session, Sessions
 from weir.errors import GatewayError, Unauthorized
 from weir.pipeline.authenticate import Authenticator
@@ -30,14 +29,6 @@ class Viewer(msgspec.Struct, frozen=True):
         return self.session.kind == "owner"
 
 
-def token_digests(configured: Sequence[str]) -> frozenset[str]:
-    """The hex SHA-256 of every configured admin token, as weir.admin.tokens reads `[admin] tokens`."""
-    return frozenset(
-        t.removeprefix(PREFIX).lower() if t.startswith(PREFIX) else hashlib.sha256(t.encode()).hexdigest()
-        for t in configured
-    )
-
-
 async def sign_in(
     presented: str, ip: str | None, auth: Authenticator, service: Service, tokens: AdminTokens, sessions: Sessions
 ) -> Session:
@@ -52,10 +43,10 @@ async def sign_in(
     raise Unauthorized("That is neither a valid management key (mk-weir_...) nor an admin token.")
 
 
-async def current(session: Session, service: Service, sessions: Sessions, operators: frozenset[str]) -> Viewer | None:
+async def current(session: Session, service: Service, sessions: Sessions, operators: AdminTokens) -> Viewer | None:
     """The viewer of a session whose key or token is still valid; None ends the session."""
     if session.kind == "operator":
-        return Viewer(session) if session.digest in operators else None
+        return Viewer(session) if operators.has_digest(session.digest) else None
     if session.key_id is None or session.account_id is None:
         return None
     try:
