@@ -122,6 +122,14 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
     shown = page.text_content(f"{row} time") or ""  # in the viewer's zone (Tokyo), by console.js; UTC in the HTML
     assert shown and "UTC" not in shown and "UTC" in (page.get_attribute(f"{row} time", "title") or "")
     shot("usage")
+    # The time filters are typed in the viewer's zone (Tokyo, UTC+9): sent as UTC, shown back in Tokyo's time
+    page.fill('input[name="since"]', "2026-12-01T09:00")
+    page.click("text=Filter")
+    page.wait_for_url("**/usage?*")
+    assert "since=2026-12-01T00%3A00%3A00.000Z" in page.url
+    assert page.input_value('input[name="since"]') == "2026-12-01T09:00"
+    assert page.query_selector(row) is not None  # the call is after that
+    page.goto(f"{console}/usage")
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.reload()
     shot("usage-phone")

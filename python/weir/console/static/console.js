@@ -12,6 +12,30 @@ function localTimes() {
   }
 }
 
+// The usage filters' times are typed in the viewer's zone: sent as UTC (an ISO time ending in Z, which the server
+// reads as it is), shown back in the viewer's zone. A time with its own offset, or epoch milliseconds, is kept.
+const LOCAL_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$/;
+
+function pad(n) {
+  return String(n).padStart(2, "0");
+}
+
+function localTimeInputs() {
+  for (const input of document.querySelectorAll("input[data-local-time]")) {
+    const moment = /(Z|[+-]\d{2}:\d{2})$/.test(input.value) ? new Date(input.value) : null;
+    if (moment && !isNaN(moment)) {
+      input.value = `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())}` +
+        `T${pad(moment.getHours())}:${pad(moment.getMinutes())}`;
+    }
+    input.form.addEventListener("submit", () => {
+      const text = input.value.trim();
+      if (!LOCAL_TIME.test(text)) return;
+      const local = new Date(text.includes("T") ? text : `${text}T00:00`); // no offset: the viewer's zone
+      if (!isNaN(local)) input.value = local.toISOString();
+    });
+  }
+}
+
 function copyButtons() {
   for (const button of document.querySelectorAll("button[data-copy]")) {
     button.addEventListener("click", async () => {
@@ -56,6 +80,7 @@ function charts() {
 
 document.addEventListener("DOMContentLoaded", () => {
   localTimes();
+  localTimeInputs();
   copyButtons();
 });
 window.addEventListener("load", charts); // after chart.umd.js, which is deferred too
