@@ -50,7 +50,12 @@ WORDS = {
 
 def go_duration(ms: int) -> bytes:
     """A span as Go's time.Duration prints it, in whole seconds rounded up: 0s, 45s, 6m0s, 1h0m0s."""
-    total = -(-ms // 1000) if ms > 0 else 0
+    return _go_seconds(-(-ms // 1000) if ms > 0 else 0)
+
+
+@lru_cache(maxsize=4096)
+def _go_seconds(total: int) -> bytes:
+    """Cached: every call of a window within the same second gets the same reset (an hour is 3600 of them)."""
     if total < 60:
         return b"%ds" % total
     minutes, seconds = divmod(total, 60)
@@ -82,20 +87,24 @@ def warning_sentence(window: Window) -> str:
 
 def render(decision: Decision, family: Family) -> list[tuple[bytes, bytes]]:
     """Every limit header for this decision, for a response to a client of `family`; empty when the key has no
-    rate limit (or the backend was down and the call went through unchecked)."""
+    rate limit (or the backend was down and the call went through unchecked). Each figure is formatted once, for
+    Weir's header and the family's (this runs on every answer of a limited key)."""
     out: list[tuple[bytes, bytes]] = []
     requests, tokens = decision.requests, decision.tokens
     if requests is not None:
-        reset = reset_seconds(requests)
+        reset = -(-requests.reset_ms // 1000)
+        limit, used = requests.limit, requests.used
+        limit_b, remaining_b = b"%d" % limit, b"%d" % (limit - used if used < limit else 0)
         out += (
-            (b"x-ratelimit-limit", b"%d" % requests.limit),
-            (b"x-ratelimit-remaining", b"%d" % requests.remaining),
+            (b"x-ratelimit-limit", limit_b),
+            (b"x-ratelimit-remaining", remaining_b),
             (b"x-ratelimit-reset", b"%d" % reset),
         )
     if (daily := decision.daily) is not None:
+        limit, used = daily.limit, daily.used
         out += (
-            (b"x-ratelimit-daily-limit", b"%d" % daily.limit),
-            (b"x-ratelimit-daily-remaining", b"%d" % daily.remaining),
+            (b"x-ratelimit-daily-limit", b"%d" % limit),
+            (b"x-ratelimit-daily-remaining", b"%d" % (limit - used if used < limit else 0)),
         )
     if decision.warning is not None:
         out.append((b"x-ratelimit-warning", warning_sentence(decision.warning).encode()))
@@ -103,8 +112,8 @@ def render(decision: Decision, family: Family) -> list[tuple[bytes, bytes]]:
         now = decision.now_ms
         if requests is not None:
             out += (
-                (b"x-ratelimit-limit-requests", b"%d" % requests.limit),
-                (b"x-ratelimit-remaining-requests", b"%d" % requests.remaining),
+                (b"x-ratelimit-limit-requests", limit_b),
+                (b"x-ratelimit-remaining-requests", remaining_b),
                 (b"x-ratelimit-reset-requests", go_duration(requests.reset_ms - now)),
             )
         if tokens is not None:
@@ -116,8 +125,8 @@ def render(decision: Decision, family: Family) -> list[tuple[bytes, bytes]]:
     elif family == "anthropic":
         if requests is not None:
             out += (
-                (b"anthropic-ratelimit-requests-limit", b"%d" % requests.limit),
-                (b"anthropic-ratelimit-requests-remaining", b"%d" % requests.remaining),
+                (b"anthropic-ratelimit-requests-limit", limit_b),
+                (b"anthropic-ratelimit-requests-remaining", remaining_b),
                 (b"anthropic-ratelimit-requests-reset", rfc3339(reset)),
             )
         if tokens is not None:
