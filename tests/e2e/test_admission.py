@@ -373,6 +373,57 @@ def test_key_updates_reach_the_gateway(gate: Gate) -> None:
     assert bad.returncode == 1 and "--tier: no tier named 'gold'" in bad.stderr
 
 
+def test_an_owner_gives_its_keys_only_the_tiers_and_limits_the_operator_allows(gate: Gate) -> None:
+    """POST and PATCH /v1/account/keys: a tier the operator allowed the account (PATCH /admin/v1/accounts/{id}
+    allowed_tiers), limits no higher than the key's tier's; a refused key is not made; the operator may set any."""
+    admin = httpx.Client(
+        base_url=f"{gate.weir.url}/admin/v1", headers={"authorization": f"Bearer {HASHED_ADMIN_TOKEN}"}, timeout=10
+    )
+    with admin:
+        account = admin.post("/accounts", json={"name": "owner-tiers", "balance_usd": "5"}).json()
+        made = admin.post(f"/accounts/{account['id']}/keys", json={"kind": "management"})
+        assert made.status_code == 201, made.text
+        me = httpx.Client(
+            base_url=f"{gate.weir.url}/v1/account", headers={"authorization": f"Bearer {made.json()['key']}"}
+        )
+        with me:
+
+            def refused(answer: httpx.Response, param: str, says: str) -> None:
+                assert answer.status_code == 400, answer.text
+                error = answer.json()["error"]
+                assert (error["code"], error["param"]) == ("invalid_request", param) and says in error["message"], error
+
+            refused(me.post("/keys", json={"tier": "all"}), "tier", "may not give its keys the tier 'all'")
+            refused(me.post("/keys", json={"limits": {"requests_per_minute": 5}}), "limits.requests_per_minute", "4")
+            refused(me.post("/keys", json={"kind": "management", "tier": "free"}), "tier", "management keys")
+            assert len(me.get("/keys").json()["data"]) == 1  # none of those was made: only the management key
+
+            narrowed = me.post("/keys", json={"name": "narrow", "limits": {"requests_per_minute": 2}})
+            assert narrowed.status_code == 201, narrowed.text
+            key, key_id = narrowed.json()["key"], narrowed.json()["id"]
+            answer = gate.chat(key)
+            assert answer.status_code == 200 and answer.headers["x-ratelimit-limit-requests"] == "2"
+            assert gate.chat(key, "other-test").status_code == 403  # not in the default tier (free)
+
+            refused(me.patch(f"/keys/{key_id}", json={"tier": "all"}), "tier", "allowed: none: ask the operator")
+            allowed = admin.patch(f"/accounts/{account['id']}", json={"allowed_tiers": ["all"]})
+            assert allowed.json()["allowed_tiers"] == ["all"]
+            moved = me.patch(f"/keys/{key_id}", json={"tier": "all", "limits": None})
+            assert moved.status_code == 200 and moved.json()["tier"] == "all", moved.text
+            refused(me.patch(f"/keys/{key_id}", json={"tier": "single"}), "tier", "(allowed: all)")
+            refused(
+                me.patch(f"/keys/{key_id}", json={"limits": {"requests_per_day": 1001}}),
+                "limits.requests_per_day",
+                "1000",
+            )
+            settle_cache()
+            assert gate.chat(key, "other-test").status_code == 200  # the tier "all" has every model
+
+            by_operator = admin.patch(f"/accounts/{account['id']}/keys/{key_id}", json={"tier": "single"})
+            assert by_operator.status_code == 200 and by_operator.json()["tier"] == "single", by_operator.text
+            assert me.get("/keys").json()["data"][0]["tier"] == "single"
+
+
 def test_tiers_are_listed(gate: Gate) -> None:
     listed = gate.weir.cli("tiers", "list").stdout
     assert '"name": "free"' in listed and '"default": true' in listed and '"requests_per_minute": 4' in listed
