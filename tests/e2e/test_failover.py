@@ -10,7 +10,7 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import PROVIDER_KEY, Weir
+from tests.e2e.conftest import HASHED_ADMIN_TOKEN, PROVIDER_KEY, Weir
 from tests.support.mock_upstream import COMPLETION_TOKENS, PROMPT_TOKENS, REPLY_WORDS
 from tests.support.processes import free_port, start, stop, wait_http
+from weir.admin.tokens import digest
 
 PRICE = {"input": 0.5, "output": 1.5}  # USD per 1M tokens
 PRIMARY_KEY = "sk-primary-canary-abcdef0123456789"
@@ -84,6 +85,22 @@ class Gateway:
                 return dict(rows[0])
             time.sleep(0.05)
 
+    def provider(self, name: str, shows: Callable[[dict[str, Any]], bool], wait: float = 5.0) -> dict[str, Any]:
+        """GET /admin/v1/providers/{name}, once it `shows` what is expected (the worker publishes its health every
+        key_cache_ttl_seconds)."""
+        deadline = time.monotonic() + wait
+        while True:
+            found = httpx.get(
+                f"{self.weir.url}/admin/v1/providers/{name}",
+                headers={"authorization": f"Bearer {HASHED_ADMIN_TOKEN}"},
+                timeout=10,
+            )
+            assert found.status_code == 200, found.text
+            shown: dict[str, Any] = found.json()
+            if shows(shown) or time.monotonic() > deadline:
+                return shown
+            time.sleep(0.1)
+
     def seen(self, upstream_model: str, marker: str | None = None) -> int:
         """Requests the mock received for `upstream_model` (whose messages contain `marker`, if given)."""
         requests = self.weir.upstream_requests()
@@ -126,6 +143,9 @@ url = "sqlite://{data / "weir.db"}"
 [auth]
 pepper = "failover-pepper-0123456789abcdef"
 key_cache_ttl_seconds = 0.5
+
+[admin]
+tokens = ["{digest(HASHED_ADMIN_TOKEN)}"]
 
 [routing]
 breaker_failures = 3
@@ -233,6 +253,9 @@ def test_the_breaker_stops_traffic_to_a_dead_route_then_tries_it_once(gw: Gatewa
     listed = json.loads(gw.weir.cli("providers", "list").stdout)
     primary = next(p for p in listed if p["name"] == "primary")
     assert {"model": "fo-breaker", "breaker": "open"} in primary["routes"]
+    over_http = gw.provider("primary", lambda p: {"model": "fo-breaker", "breaker": "open"} in p["routes"])
+    assert {"model": "fo-breaker", "breaker": "open"} in over_http["routes"]  # GET /admin/v1/providers/{name}
+    assert {"model": "fo-openai-down", "breaker": "closed"} in over_http["routes"]  # one failure: still closed
 
 
 def test_no_usable_route_is_503_no_channel_available_with_retry_after(gw: Gateway) -> None:
@@ -289,6 +312,19 @@ def test_a_rejected_provider_key_is_502_upstream_auth_failed_and_never_leaks(gw:
     assert claude.value.body["error"]["type"] == "api_error"  # type: ignore[index]
     log = gw.log.read_text()
     assert "provider rejected: key #0 was rejected" in log and PRIMARY_KEY not in log
+    # The operator sees the retired key (GET /admin/v1/providers/{name}); resuming the provider brings it back
+    shown = gw.provider("rejected", lambda p: p["key_states"] == ["retired"])
+    assert shown["key_states"] == ["retired"] and shown["workers"][0]["keys"] == ["retired"]
+    resumed = httpx.post(
+        f"{gw.weir.url}/admin/v1/providers/rejected/resume",
+        headers={"authorization": f"Bearer {HASHED_ADMIN_TOKEN}"},
+        timeout=10,
+    )
+    assert resumed.status_code == 200 and resumed.json()["keys_reset_at"] > 0, resumed.text
+    assert gw.provider("rejected", lambda p: p["key_states"] == ["ok"])["key_states"] == ["ok"]
+    with pytest.raises(openai.APIStatusError) as again:  # the key is tried again, and rejected again
+        gw.openai().chat.completions.create(model="fo-auth", messages=ask("a"))
+    assert again.value.code == "upstream_auth_failed"  # type: ignore[attr-defined]
 
 
 def test_an_upstream_error_keeps_its_status_and_type_but_not_the_credentials_it_echoes(gw: Gateway) -> None:

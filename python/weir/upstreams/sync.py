@@ -43,7 +43,11 @@ class ProviderSync:
         self._routes = routes  # (provider, model id, breaker) of every configured route
         self._interval = max(interval, 0.5)
         self._worker = worker
+        # keys_reset_at of each provider as last read: a later one brings its keys back. Read the first time, a reset
+        # is history (this worker's keys are fresh); after that, a provider without a row has seen none (0), so
+        # that the first resume of a provider never paused before still brings its keys back.
         self._reset_seen: dict[str, int] = {}
+        self._read_once = False
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
@@ -54,11 +58,12 @@ class ProviderSync:
             if upstream is None:
                 continue
             upstream.paused = (state.reason or "paused by the operator") if state.paused else None
-            seen = self._reset_seen.get(state.name)
+            seen = self._reset_seen.get(state.name, 0 if self._read_once else None)
             if seen is not None and state.keys_reset_at > seen:
                 upstream.keys.restore()
                 log.info("provider %s: every key is usable again (operator command)", state.name)
             self._reset_seen[state.name] = state.keys_reset_at
+        self._read_once = True
         if self._on_models is not None:
             self._on_models(await self._store.list_model_states())
         if self._on_tiers is not None:
