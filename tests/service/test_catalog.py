@@ -45,6 +45,30 @@ async def test_pause_resume_and_health(service: Service) -> None:
         await service.catalog.pause("p1", "x" * 501)
 
 
+async def test_a_provider_shows_the_worst_breaker_and_key_state_any_worker_reports(service: Service) -> None:
+    """`routes` and `key_states` (what /admin/v1/providers, `weir providers list` and the console show): per route
+    and per configured key, the worst state of every live worker (open over half_open over closed; retired over
+    cooling over ok); a key no worker reports on is ok."""
+    store = service.store
+    reports = {
+        "host:1": {"routes": [{"model": "m1", "breaker": "closed"}], "keys": ["ok", "cooling"]},
+        "host:2": {"routes": [{"model": "m1", "breaker": "open"}], "keys": ["retired", "ok", "extra"]},
+        "host:3": {"routes": [{"model": "m1", "breaker": "half_open"}], "keys": ["cooling"]},
+    }
+    for worker, health in reports.items():
+        await store.put_provider_health(worker, {"p1": orjson.dumps(health).decode()})
+    shown = views.provider_json(await service.catalog.provider("p1"))
+    assert shown["routes"] == [{"model": "m1", "breaker": "open"}]
+    assert shown["key_states"] == ["retired", "cooling"]  # one per configured key: a third one reported is not one
+    assert sorted(w["worker"] for w in shown["workers"]) == sorted(reports)
+    await store.put_provider_health("host:2", {"p1": orjson.dumps(reports["host:1"]).decode()})
+    await store.put_provider_health("host:3", {"p1": orjson.dumps(reports["host:1"]).decode()})
+    shown = views.provider_json(await service.catalog.provider("p1"))
+    assert (shown["routes"], shown["key_states"]) == ([{"model": "m1", "breaker": "closed"}], ["ok", "cooling"])
+    quiet = views.provider_json(await service.catalog.provider("p2"))
+    assert (quiet["routes"], quiet["key_states"], quiet["keys"]) == ([], [], 0)
+
+
 async def test_a_worker_gone_quiet_is_not_shown(service: Service) -> None:
     await service.store.put_provider_health("gone:1", {"p1": '{"routes": [], "keys": []}'})
     window = service.catalog.health_window_ms
