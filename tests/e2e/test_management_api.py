@@ -159,6 +159,36 @@ def test_account_lists_walk_every_page_and_are_bounded(admin: httpx.Client) -> N
     refused(admin.get("/accounts", params={"cursor": "bogus"}), 400, "invalid_request", "not a cursor")
 
 
+def test_every_list_is_paged_and_bounded(weir: Weir, admin: httpx.Client) -> None:
+    """Each list of both APIs takes `limit` (1 to 200) and `cursor`, refuses a cursor of another list, and walks its
+    whole content a page at a time."""
+    account = new_account(admin)
+    for note in ("first", "second"):
+        ok(admin.post(f"/accounts/{account['id']}/topups", json={"amount_usd": "1", "note": note}), 201)
+    new_key(admin, account)
+    of = f"/accounts/{account['id']}"
+    lists = [f"{weir.url}/v1/account/{path}" for path in ("keys", "usage", "ledger")]
+    lists += [f"{weir.url}/admin/v1{path}" for path in ("/accounts", "/usage", "/models", "/tiers", "/providers")]
+    lists += [f"{weir.url}/admin/v1{of}/{path}" for path in ("keys", "ledger", "usage")]
+    with client_for(weir, new_key(admin, account, "management")) as me:
+        for url in lists:
+            client = me if url.startswith(f"{weir.url}/v1/") else admin
+            for limit in ("0", "201"):
+                refused(client.get(url, params={"limit": limit}), 400, "invalid_request", "1 to 200 items")
+            assert len(ok(client.get(url, params={"limit": "1"}))["data"]) <= 1
+        ledger = [e["note"] for page in walk(me, "/v1/account/ledger", 1) for e in page]
+        assert ledger == ["second", "first", None]  # newest first: the two top-ups, then the opening balance
+        assert [e for page in walk(admin, f"{of}/ledger", 2) for e in page] == ok(me.get("/v1/account/ledger"))["data"]
+        assert [len(page) for page in walk(me, "/v1/account/keys", 1)] == [1, 1]
+    providers = [p["name"] for page in walk(admin, "/providers", 2) for p in page]
+    assert providers == [p["name"] for p in ok(admin.get("/providers"))["data"]] and len(providers) >= 6
+    kinds = ("/models", "/providers", f"{of}/ledger")
+    cursors = {path: ok(admin.get(path, params={"limit": "1"}))["next_cursor"] for path in kinds}
+    assert all(cursors.values()), cursors
+    for path, other in [("/providers", "/models"), ("/models", f"{of}/ledger"), ("/accounts", "/providers")]:
+        refused(admin.get(path, params={"cursor": cursors[other]}), 400, "invalid_request")
+
+
 def test_a_disabled_account_is_refused_everywhere_until_enabled(weir: Weir, admin: httpx.Client) -> None:
     account = new_account(admin)
     inference, management = new_key(admin, account), new_key(admin, account, "management")
@@ -349,6 +379,27 @@ def test_usage_records_ledger_and_isolation(weir: Weir, admin: httpx.Client) -> 
         bob["id"]: 1,
     }
     refused(admin.get("/usage", params={"account": "999999999"}), 404, "account_not_found")
+
+    # ...with the owner's filters: model, status, key and a time range, in JSON, in CSV and in the totals
+    mine = {"account": str(alice["id"])}
+    claude = ok(admin.get("/usage", params={**mine, "model": "claude-test"}))["data"]
+    assert [r["id"] for r in claude] == [r["id"] for r in records if r["model"] == "claude-test"] and len(claude) == 2
+    assert [r["id"] for r in ok(admin.get("/usage", params={**mine, "status": "4xx"}))["data"]] == [
+        failed.headers["x-weir-request-id"]
+    ]
+    middle = records[3]["created_at"]
+    since = ok(admin.get("/usage", params={**mine, "since": str(middle)}))["data"]
+    until = ok(admin.get("/usage", params={**mine, "until": str(middle)}))["data"]
+    assert [r["id"] for r in since] == [r["id"] for r in records if r["created_at"] >= middle]  # since: included
+    assert [r["id"] for r in until] == [r["id"] for r in records if r["created_at"] < middle]  # until: excluded
+    as_csv = admin.get("/usage", params={**mine, "format": "csv", "model": "gpt-test", "status": "ok"})
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["id"] for r in rows] == [r["id"] for r in records if r["model"] == "gpt-test" and r["status"] == 200]
+    by_key = admin.get("/usage", params={"key": key_id, "format": "csv"})  # every account's, one key's
+    assert {r["key_id"] for r in csv.DictReader(io.StringIO(by_key.text))} == {key_id}
+    totals = ok(admin.get("/usage/summary", params={**mine, "group_by": "key", "model": "gpt-test"}))["data"]
+    assert sorted(g["calls"] for g in totals) == [2, 2]
 
 
 def test_usage_as_csv(weir: Weir, admin: httpx.Client) -> None:
