@@ -2,14 +2,16 @@
 hammered concurrently through both with one key. A key with requests_per_minute = N gets exactly N calls through
 in total, and one with max_concurrent = 3 never has more than 3 in flight; an account whose balance covers 5
 calls' estimates gets 5 of 50 concurrent calls through, and its books balance afterwards; when Redis goes away the
-replicas admit calls unchecked (limits.on_backend_error = "open") and /healthz says so."""
+replicas admit calls unchecked (limits.on_backend_error = "open") and /healthz says so. A change made through one
+replica's management API reaches every worker of both within auth.key_cache_ttl_seconds."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +20,15 @@ import httpx
 import orjson
 import pytest
 
-from tests.e2e.conftest import PROVIDER_KEY, Weir, postgres_database
+from tests.e2e.conftest import HASHED_ADMIN_TOKEN, PROVIDER_KEY, Weir, postgres_database
 from tests.support.postgres import PostgresServer
 from tests.support.processes import free_port, start, stop, wait_http
 from tests.support.redis import RedisServer, throwaway_redis
+from weir.admin.tokens import digest
 
 RPM = 30
+TTL = 1.0  # auth.key_cache_ttl_seconds of both replicas
+WORKERS = 3  # the first replica runs two, the second one
 HELD = "mock-hold-3000-scale"
 
 
@@ -70,6 +75,13 @@ on_backend_error = "open"
 pepper = "scale-out-pepper-0123456789abcdef"
 key_cache_ttl_seconds = 1
 
+[admin]
+tokens = ["{digest(HASHED_ADMIN_TOKEN)}"]
+
+[[tiers]]
+name = "movable"
+requests_per_minute = 1000
+
 [[tiers]]
 name = "minute"
 requests_per_minute = {RPM}
@@ -86,6 +98,11 @@ api_keys = ["{PROVIDER_KEY}"]
 
 [[models]]
 id = "scale-test"
+routes = [{{ provider = "mock", model = "mock-model" }}]
+
+[[models]]
+id = "scale-repriced"
+price = {{ input = 1.0, output = 1.0 }}
 routes = [{{ provider = "mock", model = "mock-model" }}]
 
 [[models]]
@@ -180,6 +197,134 @@ def test_an_account_admits_only_what_its_balance_covers_across_replicas(replicas
     with ThreadPoolExecutor(25) as pool:
         again = Counter(o[0] for o in pool.map(one, range(left + 5)))
     assert again == Counter({200: left, 402: 5}), again
+
+
+SLACK = 1.5  # seconds past key_cache_ttl_seconds for one refresh of the store on a busy machine
+
+
+def on_every_worker(
+    replicas: Replicas,
+    call: Callable[[str], httpx.Response],
+    applied: Callable[[httpx.Response], bool],
+    what: str,
+    since: float | None = None,
+    within: float = TTL,
+) -> None:
+    """Calls `call` (each on a new connection, alternating between the replicas) until each of the WORKERS
+    workers, told apart by their request ids' prefixes, has answered as `applied` says. With `since` (when the
+    change was made), every worker must do so `within` seconds (and SLACK), and none goes back."""
+    done: set[str] = set()
+    start = time.monotonic()
+    for i in itertools.count():
+        answer = call(replicas.urls[i % len(replicas.urls)])
+        worker = answer.headers["x-weir-request-id"][:16]  # req_ and 12 hex digits: one per process
+        late = time.monotonic() - (since if since is not None else start)
+        if applied(answer):
+            done.add(worker)
+            if len(done) == WORKERS:
+                return
+        else:
+            assert worker not in done, f"{what}: worker {worker} answered without it again: {answer.text[:300]}"
+            assert since is None or late <= within + SLACK, (
+                f"{what}: worker {worker} still without it after {late:.1f}s"
+            )
+        assert time.monotonic() - start < 20, f"{what}: {len(done)} of {WORKERS} workers answered ({done})"
+
+
+def test_a_change_made_on_one_replica_reaches_every_worker_of_both_within_the_key_cache_ttl(
+    replicas: Replicas,
+) -> None:
+    """Through one replica's management API, the other's and every worker's (three, on two replicas) within
+    auth.key_cache_ttl_seconds: a key revoked by its owner, an account disabled and enabled, a model disabled and
+    enabled, a provider paused and resumed, a model's prices changed; a tier's limit within twice that."""
+    first, second = replicas.urls
+    admin = httpx.Client(base_url=f"{first}/admin/v1", headers={"authorization": f"Bearer {HASHED_ADMIN_TOKEN}"})
+    other = httpx.Client(base_url=f"{second}/admin/v1", headers={"authorization": f"Bearer {HASHED_ADMIN_TOKEN}"})
+    with admin, other:
+        account = admin.post("/accounts", json={"name": "scale-changes", "balance_usd": "50"}).json()
+        path = f"/accounts/{account['id']}"
+        manager = admin.post(f"{path}/keys", json={"kind": "management"}).json()["key"]
+        owner = {"authorization": f"Bearer {manager}"}
+        made = httpx.post(f"{second}/v1/account/keys", headers=owner, json={"name": "doomed"}).json()
+        keeper = admin.post(f"{path}/keys", json={"tier": "movable"}).json()["key"]
+
+        def chat(key: str, model: str = "scale-test") -> Callable[[str], httpx.Response]:
+            def one(url: str) -> httpx.Response:
+                body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+                return httpx.post(
+                    f"{url}/v1/chat/completions", headers={"authorization": f"Bearer {key}"}, json=body, timeout=30
+                )
+
+            return one
+
+        def code(answer: httpx.Response) -> str:
+            return "200" if answer.status_code == 200 else f"{answer.status_code} {answer.json()['error']['code']}"
+
+        def answers(expected: str) -> Callable[[httpx.Response], bool]:
+            return lambda answer: code(answer) == expected
+
+        # A key its owner revokes (every worker has it cached first)
+        on_every_worker(replicas, chat(made["key"]), answers("200"), "the new key")
+        revoked = httpx.delete(f"{first}/v1/account/keys/{made['id']}", headers=owner)
+        assert revoked.status_code == 200, revoked.text
+        on_every_worker(replicas, chat(made["key"]), answers("401 invalid_api_key"), "the revocation", time.monotonic())
+
+        # An account the operator disables, then enables
+        on_every_worker(replicas, chat(keeper), answers("200"), "the account's key")
+        assert other.patch(path, json={"disabled": True}).json()["disabled"] is True
+        on_every_worker(replicas, chat(keeper), answers("403 account_disabled"), "the disable", time.monotonic())
+        assert admin.patch(path, json={"disabled": False}).json()["disabled"] is False
+        on_every_worker(replicas, chat(keeper), answers("200"), "the enable", time.monotonic())
+
+        # A model disabled, then enabled; a provider paused, then resumed
+        try:
+            assert admin.post("/models/scale-test/disable", json={"reason": "scale"}).json()["disabled"] is True
+            on_every_worker(replicas, chat(keeper), answers("403 model_disabled"), "the model off", time.monotonic())
+        finally:
+            assert other.post("/models/scale-test/enable").json()["disabled"] is False
+        on_every_worker(replicas, chat(keeper), answers("200"), "the model on", time.monotonic())
+        try:
+            assert other.post("/providers/mock/pause", json={"reason": "scale"}).json()["paused"] is True
+            on_every_worker(replicas, chat(keeper), answers("429 provider_paused"), "the pause", time.monotonic())
+        finally:
+            assert admin.post("/providers/mock/resume").json()["paused"] is False
+        on_every_worker(replicas, chat(keeper), answers("200"), "the resume", time.monotonic())
+
+        # New prices: $2 per 1M tokens, in and out, twice the configured $1 (200 microcents a token: exact)
+        priced = chat(keeper, "scale-repriced")
+        configured = int(priced(first).headers["x-weir-cost-microcents"])
+        try:
+            changed = admin.patch("/models/scale-repriced", json={"price": {"input": 2.0, "output": 2.0}})
+            assert changed.status_code == 200, changed.text
+            doubled = str(2 * configured)
+            on_every_worker(
+                replicas,
+                priced,
+                lambda answer: answer.headers.get("x-weir-cost-microcents") == doubled,
+                "the new prices",
+                time.monotonic(),
+            )
+        finally:
+            assert other.patch("/models/scale-repriced", json={"price": None}).json()["prices_set"] is False
+
+        # A tier's limit: within two intervals, not one. A worker reads the tiers' settings once an interval, and a
+        # key's cached access (authentication's) keeps the settings it was made with until it expires, one
+        # interval more. (Dropping the cached access when the tiers change would make it one.)
+        limit = "x-ratelimit-limit-requests"
+        on_every_worker(replicas, chat(keeper), lambda answer: answer.headers.get(limit) == "1000", "the tier")
+        try:
+            changed = other.patch("/tiers/movable", json={"requests_per_minute": 999})
+            assert changed.status_code == 200, changed.text
+            on_every_worker(
+                replicas,
+                chat(keeper),
+                lambda answer: answer.headers.get(limit) == "999",
+                "the tier's limit",
+                time.monotonic(),
+                within=2 * TTL,
+            )
+        finally:
+            assert admin.post("/tiers/movable/reset").json()["settings_set"] is False
 
 
 def test_without_redis_calls_go_through_unchecked(replicas: Replicas) -> None:
