@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import pytest
+from starlette.routing import Route
 
 from tests.e2e.conftest import HASHED_ADMIN_TOKEN, Weir
 from tests.support import mock_upstream as mock
+from weir.admin.routes import admin_routes
+from weir.gateway import Gateway
 from weir.service.views import USAGE_FIELDS
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -104,6 +109,32 @@ def test_operator_authentication(weir: Weir, admin: httpx.Client) -> None:
     assert ok(httpx.get(url, headers=bearer(HASHED_ADMIN_TOKEN), params={"limit": "1"}))["object"] == "list"
     refused(admin.get("/no-such-thing"), 404, "not_found", "No route for GET /admin/v1/no-such-thing")
     refused(admin.delete("/accounts"), 405)
+
+
+def every_route() -> list[tuple[str, str]]:
+    """(method, path) of every management route, its path parameters filled in, as weir.admin.routes lists them."""
+    config = SimpleNamespace(admin=SimpleNamespace(tokens=[]))
+    routes = admin_routes(cast(Gateway, SimpleNamespace(config=config)))
+    filled = {"account_id:int": "1", "key_id": "abc", "name:path": "gpt-test", "name": "mock", "request_id": "req_x"}
+    found = []
+    for route in routes:
+        assert isinstance(route, Route) and route.methods is not None
+        path = re.sub(r"\{([^}]+)\}", lambda m: filled[m.group(1)], route.path)
+        found += [(method, path) for method in sorted(route.methods - {"HEAD"})]
+    return found
+
+
+def test_every_route_needs_its_credential(weir: Weir) -> None:
+    """No management route answers without a credential: a key owner's needs a management key, an operator's an
+    admin token (a route added without its check fails here)."""
+    routes = every_route()
+    assert len(routes) >= 36 and ("GET", "/admin/v1/providers/mock") in routes
+    for method, path in routes:
+        answer = httpx.request(method, f"{weir.url}{path}", json={})
+        if path.startswith("/admin/v1/"):
+            refused(answer, 401, "invalid_api_key", "Missing admin token")
+        else:
+            refused(answer, 401, "invalid_api_key", "Missing management key")
 
 
 def test_owner_authentication(weir: Weir, admin: httpx.Client) -> None:
