@@ -268,6 +268,11 @@ def test_console_end_to_end(weir: Weir, browser: object, tmp_path: Path) -> None
         op.goto(f"{console}/operator/{name}")
         op.screenshot(path=str(shots / f"operator-{name}.png"), full_page=True)
     assert op.is_visible('tr[data-provider="mock"]')
+    op.set_viewport_size({"width": 390, "height": 844})  # the operator's pages at phone width too
+    for name in ("accounts", f"accounts/{account['id']}", "operator/models", "operator/providers"):
+        op.goto(f"{console}/{name}")
+        width = op.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{name} is {width} px wide at phone width: {op.evaluate(WIDER_THAN_THE_VIEW)}"
     page.goto(f"{console}/wallet")
     assert page.text_content("#balance") == usd(topped)
     assert "console test" in (page.text_content("table") or "")
