@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import random
 import re
+from fractions import Fraction
 from typing import Any
 
 import httpx
 import httpx2
 import pytest
 
-from tests.limits.test_headers import NOW, a_decision
+from tests.limits.test_headers import DAY_END, HOUR_END, NOW, a_decision
 from weir import errors
 from weir.dialects.registry import DIALECTS
 from weir.limits import FAMILIES, Decision, Limits, refusal
-from weir.limits.base import CONCURRENT, IPS, RPD, RPM, TPM
+from weir.limits.base import CONCURRENT, IPS, RPD, RPM, TPM, Window
+from weir.limits.decision import decide
 
 # What the clients that read a delay out of the message look for (see decision.refusal).
 CODEX = re.compile(r"(?i)try again in\s*(\d+(?:\.\d+)?)\s*(s|ms|seconds?)")
@@ -229,3 +232,45 @@ def test_google_genai_sees_resource_exhausted() -> None:
         client.models.generate_content(model="gemini-2.5-flash", contents="hi")
     assert (caught.value.code, caught.value.status) == (429, "RESOURCE_EXHAUSTED")
     assert GEMINI_CLI.search(caught.value.message or "") is not None
+
+
+def test_the_reported_windows_follow_their_definitions_for_any_figures() -> None:
+    """decide() is written out window by window for speed; this holds it to the definitions, over random figures:
+    the request window reported is the one with the fewest calls left (on a tie the later reset, then the first of
+    minute, hour, day), the token window likewise, and the warning is the most used window once one is 80% used."""
+    rng = random.Random(20261204)
+    names = ("requests_per_minute", "requests_per_hour", "requests_per_day", "tokens_per_minute", "tokens_per_day")
+    for _ in range(3000):
+        chosen = {name: rng.choice([None, rng.randint(1, 12)]) for name in names}
+        limits = Limits(**chosen)
+        figures = {k: rng.randint(0, 14) for k in ("rm_n", "hour_n", "day_n", "tm_sum", "td_sum")}
+        now = rng.choice([NOW, HOUR_END - 20_000])  # near the hour's end, a minute window can outlast the hour's
+        figures |= {"rm_old": now - 50_000, "rm_new": now - rng.choice([0, 30_000, 59_000]), "tm_free": 0}
+        figures["tm_new"] = now - rng.choice([0, 59_000, 5_000])
+        decision = decide("k1", limits, now, 0, None, **figures)
+        windows = [w for w in (decision.requests, decision.daily, decision.tokens) if w is not None]
+        every = {w.name: w for w in windows}
+        # each limited window, rebuilt from the figures as the README defines it
+        used = {"requests_per_minute": "rm_n", "requests_per_hour": "hour_n", "requests_per_day": "day_n"}
+        used |= {"tokens_per_minute": "tm_sum", "tokens_per_day": "td_sum"}
+        ends = {
+            "requests_per_minute": figures["rm_new"] + 60_000 if figures["rm_n"] else now,
+            "requests_per_hour": HOUR_END,
+            "requests_per_day": DAY_END,
+            "tokens_per_minute": figures["tm_new"] + 60_000 if figures["tm_sum"] else now,
+            "tokens_per_day": DAY_END,
+        }
+        expected = [
+            Window(name, limit, figures[used[name]], ends[name]) for name, limit in chosen.items() if limit is not None
+        ]
+        for w in expected:
+            if w.name in every:
+                assert every[w.name] == w
+        requests = [w for w in expected if w.name.startswith("requests")]
+        tokens = [w for w in expected if w.name.startswith("tokens")]
+        rank = lambda w: (w.remaining, -w.reset_ms)  # noqa: E731
+        assert decision.requests == (min(requests, key=rank) if requests else None)
+        assert decision.daily == next((w for w in expected if w.name == "requests_per_day"), None)
+        assert decision.tokens == (min(tokens, key=rank) if tokens else None)
+        hot = [w for w in expected if w.used * 5 >= w.limit * 4]
+        assert decision.warning == (max(hot, key=lambda w: Fraction(w.used, w.limit)) if hot else None)

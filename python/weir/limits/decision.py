@@ -51,53 +51,50 @@ def decide(
     the tokens of the last minute with the time of the newest record and the time at which they fall below the
     limit again, and the day's tokens. Nothing is counted when `fail` is not 0.
 
-    On every call's path: each window is a tuple until it is chosen (the tightest request window, the daily one,
-    the tightest token window, the warning), and only those become Windows.
+    On every call's path, so written out window by window: no list of windows, and a Window only for each limited
+    one. The tightest has the fewest calls left; on a tie, the one that takes longer to come back. The warning is
+    the most used window, once one is at least 80% used.
     """
     day_end = (now // DAY_MS + 1) * DAY_MS
-    # (name, limit, used, reset ms) of each limited window; the tightest: fewest left, then the later reset
-    requests: tuple[str, int, int, int] | None = None
-    best = (0, 0)
+    requests: Window | None = None
     daily: Window | None = None
-    warning: tuple[str, int, int, int] | None = None
-    windows: list[tuple[str, int, int, int]] = []
+    warned: list[Window] = []
+    best_left = best_reset = 0
     if (limit := limits.requests_per_minute) is not None:
-        windows.append(("requests_per_minute", limit, rm_n, rm_new + MINUTE_MS if rm_n else now))
+        requests = Window("requests_per_minute", limit, rm_n, rm_new + MINUTE_MS if rm_n else now)
+        best_left, best_reset = (limit - rm_n if rm_n < limit else 0), requests.reset_ms
+        if rm_n * 5 >= limit * 4:
+            warned.append(requests)
     if (limit := limits.requests_per_hour) is not None:
-        windows.append(("requests_per_hour", limit, hour_n, (now // HOUR_MS + 1) * HOUR_MS))
+        hour = Window("requests_per_hour", limit, hour_n, (now // HOUR_MS + 1) * HOUR_MS)
+        left = limit - hour_n if hour_n < limit else 0
+        if requests is None or left < best_left or (left == best_left and hour.reset_ms > best_reset):
+            requests, best_left, best_reset = hour, left, hour.reset_ms
+        if hour_n * 5 >= limit * 4:
+            warned.append(hour)
     if (limit := limits.requests_per_day) is not None:
-        daily_window = ("requests_per_day", limit, day_n, day_end)
-        windows.append(daily_window)
-        daily = Window(*daily_window)
-    for window in windows:
-        left = window[1] - window[2]
-        rank = (left if left > 0 else 0, -window[3])
-        if requests is None or rank < best:
-            requests, best = window, rank
-    tokens: tuple[str, int, int, int] | None = None
+        daily = Window("requests_per_day", limit, day_n, day_end)
+        left = limit - day_n if day_n < limit else 0
+        if requests is None or left < best_left or (left == best_left and day_end > best_reset):
+            requests = daily
+        if day_n * 5 >= limit * 4:
+            warned.append(daily)
+    tokens: Window | None = None
     if (limit := limits.tokens_per_minute) is not None:
-        tokens = ("tokens_per_minute", limit, tm_sum, tm_new + MINUTE_MS if tm_sum else now)
-        windows.append(tokens)
+        tokens = Window("tokens_per_minute", limit, tm_sum, tm_new + MINUTE_MS if tm_sum else now)
+        if tm_sum * 5 >= limit * 4:
+            warned.append(tokens)
     if (limit := limits.tokens_per_day) is not None:
-        day_tokens = ("tokens_per_day", limit, td_sum, day_end)
-        windows.append(day_tokens)
+        day_tokens = Window("tokens_per_day", limit, td_sum, day_end)
         if tokens is None or _rank(day_tokens) < _rank(tokens):
             tokens = day_tokens
-    for window in windows:  # the most used, once at least 80% used
-        used, limit = window[2], window[1]
-        if used * 5 >= limit * 4 and (warning is None or used * warning[1] > warning[2] * limit):
+        if td_sum * 5 >= limit * 4:
+            warned.append(day_tokens)
+    warning: Window | None = None
+    for window in warned:  # the first of the most used
+        if warning is None or window.used * warning.limit > warning.used * window.limit:
             warning = window
-    decision = Decision(
-        key,
-        limits,
-        now,
-        True,
-        None if requests is None else (daily if requests[0] == "requests_per_day" else Window(*requests)),
-        daily,
-        None if tokens is None else Window(*tokens),
-        None if warning is None else Window(*warning),
-        lease=lease,
-    )
+    decision = Decision(key, limits, now, True, requests, daily, tokens, warning, lease=lease)
     if fail:
         decision.admitted = False
         decision.lease = None
@@ -118,10 +115,9 @@ def decide(
     return decision
 
 
-def _rank(window: tuple[str, int, int, int]) -> tuple[int, int]:
+def _rank(window: Window) -> tuple[int, int]:
     """Fewer calls left first; on a tie, the one that takes longer to come back."""
-    left = window[1] - window[2]
-    return (left if left > 0 else 0, -window[3])
+    return (window.remaining, -window.reset_ms)
 
 
 def refusal(decision: Decision, family: Family) -> GatewayError:
