@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from tests.limits.support import T0, Clock
 from weir.limits import InProcessLimiter, Limits
@@ -54,3 +55,20 @@ async def test_the_renewal_task_keeps_a_live_calls_slot() -> None:
         assert (await limiter.admit("k1", Limits(max_concurrent=1))).admitted
     finally:
         await limiter.close()
+
+
+async def test_a_dropped_decisions_slot_is_not_renewed_and_expires() -> None:
+    """A caller that loses its decision without releasing it (a bug) must not hold its slot forever."""
+    limiter, clock = limiter_at_t0()
+    limits = Limits(max_concurrent=2)
+    kept = await limiter.admit("k1", limits)
+    dropped = await limiter.admit("k1", limits)
+    assert kept.admitted and dropped.admitted
+    del dropped
+    gc.collect()
+    for _ in range(3):  # past lease_seconds (30 s): only a renewed lease is still held
+        clock.ms += 20_000
+        await limiter.renew()
+    assert (await limiter.admit("k1", limits)).admitted  # the dropped call's slot has expired
+    assert not (await limiter.admit("k1", limits)).admitted  # the kept call's slot was renewed
+    await limiter.release(kept)

@@ -171,17 +171,25 @@ class InProcessLimiter(LeaseKeeper):
         state = self._states.get(key)
         if state is None:
             state = self._states[key] = _KeyState()
-        state.roll(now)
+        if state.day != now // DAY_MS:  # a new day: its token count starts at 0 (the minute rolls at admission)
+            state.roll(now)
         state.tokens.append((now, tokens))
         state.tokens_sum += tokens
         state.tokens_day += tokens
 
-    async def _release(self, key: str, limits: Limits, lease: str | None, tokens: int) -> None:
-        state = self._states.get(key)
-        if lease is not None and state is not None:
-            state.leases.pop(lease, None)
-        if tokens:
-            self._count_tokens(key, tokens)
+    async def release(self, decision: Decision, tokens: int = 0) -> None:
+        """As LeaseKeeper.release, in one step: there is no backend to wait for."""
+        if decision.released or not decision.admitted:
+            return
+        decision.released = True
+        lease, limits = decision.lease, decision.limits
+        if lease is not None:
+            self._live.pop(lease, None)
+            state = self._states.get(decision.key)
+            if state is not None:
+                state.leases.pop(lease, None)
+        if tokens > 0 and (limits.tokens_per_minute is not None or limits.tokens_per_day is not None):
+            self._count_tokens(decision.key, tokens)
 
     async def _renew(self, leases: list[tuple[str, str]]) -> None:
         now = int(self._clock() * 1000)

@@ -3,7 +3,8 @@ max_concurrent leases of the calls still in flight.
 
 A lease lives `lease_seconds` unless renewed; the task renews the leases of this process's calls every third of
 that. A worker that dies stops renewing, so its slots free by themselves; a decision the caller dropped without
-releasing it (a bug) leaves `_live` with it (a weak reference) and its slot expires the same way.
+releasing it (a bug) is only weakly referenced from `_live`, so the next renewal finds it gone, forgets it and lets
+its slot expire the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ log = logging.getLogger("weir.limits")
 class LeaseKeeper:
     def __init__(self, lease_seconds: float) -> None:
         self.lease_ms = int(lease_seconds * 1000)
-        self._live: weakref.WeakValueDictionary[str, Decision] = weakref.WeakValueDictionary()
+        # lease -> the decision holding it; a plain dict of weak references (a WeakValueDictionary's callbacks cost
+        # twice as much on every call, and the renewal drops dead entries anyway)
+        self._live: dict[str, weakref.ref[Decision]] = {}
         self._lease_prefix = f"{os.getpid():x}.{os.urandom(4).hex()}."
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
@@ -34,7 +37,7 @@ class LeaseKeeper:
 
     def track(self, decision: Decision) -> None:
         if decision.lease is not None:
-            self._live[decision.lease] = decision
+            self._live[decision.lease] = weakref.ref(decision)
 
     def start(self) -> None:
         if self._task is None:
@@ -67,7 +70,15 @@ class LeaseKeeper:
 
     async def renew(self) -> None:
         """One renewal: extend the lease of every call of this process still in flight, then housekeeping."""
-        live = [(d.key, lease) for lease, d in list(self._live.items()) if not d.released]
+        live, dead = [], []
+        for lease, ref in list(self._live.items()):
+            decision = ref()
+            if decision is None or decision.released:
+                dead.append(lease)
+            else:
+                live.append((decision.key, lease))
+        for lease in dead:
+            self._live.pop(lease, None)
         if live:
             await self._renew(live)
         await self._tick()
