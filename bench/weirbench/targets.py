@@ -378,6 +378,11 @@ class WeirBase(Weir):
             raise SystemExit("target weir-base: set WEIR_BENCH_BASE to the weir executable of the build to compare")
         self.exe = exe
 
+    def extra_toml(self) -> str:
+        """`WEIR_BENCH_BASE_TOML`: more configuration for the other build (e.g. the limits tier, to measure a change
+        to the limits against the build before it: the text of `BENCH_TIER`)."""
+        return os.environ.get("WEIR_BENCH_BASE_TOML", "")
+
     def meta(self) -> dict:
         version = subprocess.run([self.exe, "--version"], capture_output=True, text=True, timeout=30)
         root = Path(self.exe).resolve().parents[2]
