@@ -236,7 +236,7 @@ def test_a_change_made_on_one_replica_reaches_every_worker_of_both_within_the_ke
 ) -> None:
     """Through one replica's management API, the other's and every worker's (three, on two replicas) within
     auth.key_cache_ttl_seconds: a key revoked by its owner, an account disabled and enabled, a model disabled and
-    enabled, a provider paused and resumed, a model's prices changed; a tier's limit within twice that."""
+    enabled, a provider paused and resumed, a model's prices changed, a tier's limit."""
     first, second = replicas.urls
     admin = httpx.Client(base_url=f"{first}/admin/v1", headers={"authorization": f"Bearer {HASHED_ADMIN_TOKEN}"})
     other = httpx.Client(base_url=f"{second}/admin/v1", headers={"authorization": f"Bearer {HASHED_ADMIN_TOKEN}"})
@@ -321,7 +321,6 @@ def test_a_change_made_on_one_replica_reaches_every_worker_of_both_within_the_ke
                 lambda answer: answer.headers.get(limit) == "999",
                 "the tier's limit",
                 time.monotonic(),
-                within=2 * TTL,
             )
         finally:
             assert admin.post("/tiers/movable/reset").json()["settings_set"] is False

@@ -128,7 +128,11 @@ def test_stored_tier_settings_replace_the_configured_and_go_back(caplog: pytest.
     stored = '{"name":"free","description":"","models":null,"requests_per_minute":2,"requests_per_hour":null,'
     stored += '"requests_per_day":null,"tokens_per_minute":null,"tokens_per_day":null,"max_concurrent":null,'
     stored += '"max_ips":null,"price_multiplier":1.5}'
+    changes: list[int] = []
+    tiers.on_change(lambda: changes.append(len(changes)))  # the authenticator forgets every key's access
     tiers.apply_states([TierState("free", stored, 1), TierState("unknown", stored, 1)])
+    tiers.apply_states([TierState("free", stored, 1)])  # the same settings in effect: nothing to forget
+    assert changes == [0]
     access = tiers.access(key())  # the default tier, as stored
     assert (access.limits.requests_per_minute, access.limits.requests_per_hour) == (2, None)
     assert access.tier.price_multiplier_ppm == 1_500_000 and access.allows_model("large", ())
@@ -140,3 +144,4 @@ def test_stored_tier_settings_replace_the_configured_and_go_back(caplog: pytest.
     assert tiers.access(key()).limits.requests_per_hour == 20  # the configured ones
     tiers.apply_states([])
     assert tiers.access(key()).limits == tiers.by_name["free"].limits and tiers.default is tiers.by_name["free"]
+    assert changes == [0, 1, 2]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from fnmatch import translate
 
 import msgspec
@@ -151,6 +151,7 @@ class Tiers:
         self._configured = {t.name: t for t in config.tiers}
         self._default_name = config.auth.default_tier
         self._applied: dict[str, str] = {}  # tier name -> the store's settings in effect
+        self._changed: list[Callable[[], None]] = []  # called when the tiers in effect change (apply_states)
         self._use(dict(self._configured))
 
     def _use(self, tiers: dict[str, Tier]) -> None:
@@ -160,7 +161,7 @@ class Tiers:
 
     def apply_states(self, states: Sequence[TierState]) -> None:
         """The operator's settings for configured tiers, from the store (`weir tiers set`), in place of the
-        configured ones; keys see them when their cached access expires (auth.key_cache_ttl_seconds)."""
+        configured ones; keys see them at their next call (the `on_change` callbacks forget every key's access)."""
         applied = {s.name: s.settings for s in states if s.name in self._configured}
         if applied == self._applied:
             return
@@ -172,6 +173,12 @@ class Tiers:
                 log.error("tier %s: its stored settings are unreadable (%s); the configured ones apply", name, exc)
         self._use(tiers)
         self._applied = applied
+        for changed in self._changed:
+            changed()
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever apply_states changes the tiers in effect."""
+        self._changed.append(callback)
 
     def access(self, key: ApiKey) -> KeyAccess:
         tier = self.by_name.get(key.tier) if key.tier is not None else self.default

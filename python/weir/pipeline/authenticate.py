@@ -80,6 +80,8 @@ class Authenticator:
         # Keys that passed every check, by the presented string, until their cache entry expires: the hot path
         # then costs one dict lookup instead of a checksum, an HMAC and a cache lookup.
         self._verified: dict[str, tuple[float, Principal]] = {}
+        if tiers is not None:  # a principal holds its tier's rules: new ones apply from the key's next call
+            tiers.on_change(self._verified.clear)
 
     async def authenticate(self, presented: str | None, kind: KeyKind, ip: str | None = None) -> Principal:
         """The principal of the presented key, after every check of the key (`ip`: the client's address)."""
