@@ -8,7 +8,9 @@
                  refusal() (the error with its headers) of a refused one.
     redis        RedisLimiter.admit (one EVALSHA per admission, the calls of one loop iteration in one pipeline) on
                  a loopback redis-server this script starts, at 1, 8 and 64 concurrent callers; "every limit + release"
-                 is two round trips per call (admission, release). Beside this process's CPU, the server's (INFO cpu).
+                 is two round trips per call (admission, release; the releases of one key in one loop iteration
+                 share one), on 1,000 keys in turn, and on one key (a busy key, as in bench/run compare). Beside this
+                 process's CPU, the server's (INFO cpu).
     references   What the designs not chosen cost: the same admission script through redis-py's pooled client, one
                  EVALSHA per call and no batching (the obvious way to call Redis); and the simplest shared counter
                  one host's workers could use instead of Redis, one fixed window in SQLite (WAL, synchronous=OFF,
@@ -73,9 +75,11 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def admissions(limiter: InProcessLimiter | RedisLimiter, limits: Limits, release: bool, concurrency: int) -> Cell:
+def admissions(
+    limiter: InProcessLimiter | RedisLimiter, limits: Limits, release: bool, concurrency: int, keys: int = 1000
+) -> Cell:
     async def one(i: int) -> None:
-        decision = await limiter.admit(KEYS[i % 1000], limits, ip="192.0.2.7")
+        decision = await limiter.admit(KEYS[i % keys], limits, ip="192.0.2.7")
         assert decision.admitted and not decision.unchecked
         if release:
             await limiter.release(decision, 120)
@@ -281,6 +285,8 @@ def main() -> None:
             for conc in (1, 64):
                 every = admissions(shared, EVERYTHING, True, conc)
                 cells[f"redis, every limit + release, {conc} at once"] = (every, n_redis)
+            hot = admissions(shared, EVERYTHING, True, 64, keys=1)
+            cells["redis, every limit + release, 64 at once, one key"] = (hot, n_redis)
             for conc in (1, 8, 64):
                 cells[f"redis reference: pooled EVALSHA, {conc} at once"] = (pooled_evalsha(client, conc), n_redis)
             loop.run_until_complete(client.script_load(ADMIT.body))

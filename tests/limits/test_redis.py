@@ -212,3 +212,26 @@ async def test_a_stalled_redis_costs_at_most_the_timeout(redis_factory: Callable
     finally:
         server.resume()
         await limiter.close()
+
+
+async def test_the_releases_of_one_iteration_go_as_one_script_call_per_key(redis_url: str, redis: Redis) -> None:
+    """1,500 calls of one key and 1 of another end at once: one release script per key frees every lease (past the
+    1,000 a ZREM takes at a time) and records the tokens of all; each release returns once Redis has it."""
+    limiter = RedisLimiter(redis_url, prefix="joined:")
+    limits = Limits(max_concurrent=2000, tokens_per_minute=10**9, tokens_per_day=10**9)
+    try:
+        await limiter.release(await limiter.admit("k0", limits))  # the script loaded (a NOSCRIPT counts as a call)
+        held = [await limiter.admit("k1", limits) for _ in range(1500)]
+        other = await limiter.admit("k2", limits)
+        assert all(d.admitted for d in held) and other.admitted
+        before = (await redis.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)
+        await asyncio.gather(*(limiter.release(d, 2) for d in held), limiter.release(other, 7))
+        after = (await redis.info("commandstats"))["cmdstat_evalsha"]["calls"]
+        assert after - before == 2  # one per key
+        assert await redis.zcard("joined:{k1}:c") == 0 and await redis.zcard("joined:{k2}:c") == 0
+        assert int(await redis.hget("joined:{k1}:f", "tdn")) == 3000
+        assert int(await redis.hget("joined:{k2}:f", "tms")) == 7
+        decision = await limiter.admit("k1", limits)
+        assert decision.tokens is not None and decision.tokens.used == 3000
+    finally:
+        await limiter.close()

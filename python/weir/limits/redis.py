@@ -82,13 +82,17 @@ class Batcher:
                 return await self._alone(script, keys, args)
             finally:
                 self._in_flight -= 1
+        return await self.submit(script, keys, args)
+
+    def submit(self, script: Script, keys: tuple[bytes, ...], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        """The call, for the next pipeline: its future has the reply or the error."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._calls.append((script, keys, args, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
-        return await future
+        return future
 
     async def _alone(self, script: Script, keys: tuple[bytes, ...], args: tuple[Any, ...]) -> Any:
         try:
@@ -155,6 +159,31 @@ class Batcher:
                 await asyncio.gather(*self._running, return_exceptions=True)
 
 
+class Releases:
+    """The releases of one event-loop iteration, by limits key: the leases to free and the tokens to record, and a
+    future for each caller (its own, so that a caller cancelled while it waits cancels nobody else's wait)."""
+
+    __slots__ = ("by_key", "waiting")
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, tuple[Limits, list[str], int]] = {}
+        self.waiting: list[asyncio.Future[None]] = []
+
+    def add(self, key: str, limits: Limits, lease: str | None, tokens: int) -> asyncio.Future[None]:
+        _, leases, total = self.by_key.get(key) or (limits, [], 0)
+        if lease is not None:
+            leases.append(lease)
+        self.by_key[key] = (limits, leases, total + tokens)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.append(future)
+        return future
+
+    def answered(self) -> None:
+        for future in self.waiting:
+            if not future.done():
+                future.set_result(None)
+
+
 class RedisLimiter(LeaseKeeper):
     def __init__(
         self,
@@ -189,6 +218,8 @@ class RedisLimiter(LeaseKeeper):
         self._keys: dict[str, tuple[bytes, bytes, bytes, bytes, bytes]] = {}
         self._limits: dict[Limits, bytes] = {}  # a key's limits as admit.lua reads them
         self._warned = -WARN_EVERY_SECONDS
+        self._releasing: Releases | None = None  # the releases of this event-loop iteration, not yet sent
+        self._sending: set[asyncio.Future[list[Any]]] = set()  # the release calls sent and not yet answered
 
     def keys_of(self, key: str) -> tuple[bytes, bytes, bytes, bytes, bytes]:
         """The Redis keys of one limits key (encoded once): one hash tag, so a cluster keeps them in one slot."""
@@ -250,19 +281,41 @@ class RedisLimiter(LeaseKeeper):
             )
 
     async def _release(self, key: str, limits: Limits, lease: str | None, tokens: int) -> None:
-        f, _, tm, c, ip = self.keys_of(key)
-        args = (
-            lease or "",
-            tokens,
-            "1" if limits.tokens_per_minute is not None else "0",
-            "1" if limits.tokens_per_day is not None else "0",
-            self.time_shift_ms,
-        )
-        try:
-            await self._batcher.run(RELEASE, (f, tm, c, ip), args)
-        except BACKEND_ERRORS as exc:  # the lease then expires by itself within lease_seconds
-            LIMITS_BACKEND_ERRORS.labels("release").inc()
-            self._warn("a release", exc)
+        """Joins the releases of the same key made in this event-loop iteration: one script call frees all their
+        leases and records all their tokens. Returns once that call is answered, so a caller's next admission sees
+        its release."""
+        batch = self._releasing
+        if batch is None:
+            batch = self._releasing = Releases()
+            asyncio.get_running_loop().call_soon(self._send_releases, batch)
+        await batch.add(key, limits, lease, tokens)
+
+    def _send_releases(self, batch: Releases) -> None:
+        self._releasing = None
+        futures = []
+        for key, (limits, leases, tokens) in batch.by_key.items():
+            f, _, tm, c, ip = self.keys_of(key)
+            args = (
+                " ".join(leases),
+                tokens,
+                "1" if limits.tokens_per_minute is not None else "0",
+                "1" if limits.tokens_per_day is not None else "0",
+                self.time_shift_ms,
+            )
+            futures.append(self._batcher.submit(RELEASE, (f, tm, c, ip), args))
+        sent = asyncio.gather(*futures, return_exceptions=True)
+        self._sending.add(sent)
+        sent.add_done_callback(lambda _: self._released(sent, batch))
+
+    def _released(self, sent: asyncio.Future[list[Any]], batch: Releases) -> None:
+        self._sending.discard(sent)
+        for result in () if sent.cancelled() else sent.result():
+            if isinstance(result, BACKEND_ERRORS):  # its leases then expire by themselves within lease_seconds
+                LIMITS_BACKEND_ERRORS.labels("release").inc()
+                self._warn("a release", result)
+            elif isinstance(result, BaseException):
+                log.error("rate limits: a release failed", exc_info=result)
+        batch.answered()
 
     async def record_tokens(self, key: str, limits: Limits, tokens: int) -> None:
         if tokens > 0 and has_token_limits(limits):
@@ -288,6 +341,10 @@ class RedisLimiter(LeaseKeeper):
 
     async def close(self) -> None:
         await super().close()
+        while self._releasing is not None or self._sending:  # the releases of the last calls go first
+            await asyncio.sleep(0)
+            if self._sending:
+                await asyncio.gather(*self._sending, return_exceptions=True)
         await self._batcher.drain()
         await self._redis.aclose()
         await self._redis.connection_pool.disconnect()

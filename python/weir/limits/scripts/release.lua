@@ -1,8 +1,18 @@
--- The end of an admitted call: free its max_concurrent lease and count the tokens it used.
+-- The end of admitted calls of one key: free their max_concurrent leases and count the tokens they used.
 -- KEYS: 1 the fixed windows' hash, 2 the minute's token records, 3 the leases, 4 the day's IPs (admit.lua)
--- ARGV: 1 lease id ('' none), 2 tokens, 3 '1' when the key has tokens_per_minute, 4 '1' for tokens_per_day,
---       5 shift ms
-if ARGV[1] ~= '' then redis.call('ZREM', KEYS[3], ARGV[1]) end
+-- ARGV: 1 lease ids, separated by spaces ('' none), 2 their tokens together, 3 '1' when the key has
+--       tokens_per_minute, 4 '1' for tokens_per_day, 5 shift ms
+if ARGV[1] ~= '' then
+  local leases = {}
+  for lease in string.gmatch(ARGV[1], '%S+') do
+    leases[#leases + 1] = lease
+    if #leases == 1000 then  -- unpack's limit is a few thousand values
+      redis.call('ZREM', KEYS[3], unpack(leases))
+      leases = {}
+    end
+  end
+  if #leases > 0 then redis.call('ZREM', KEYS[3], unpack(leases)) end
+end
 local n = tonumber(ARGV[2])
 if n <= 0 then return 0 end
 local t = redis.call('TIME')
