@@ -75,6 +75,11 @@ class Batcher:
         self._in_flight = 0  # calls sent alone and pipelines, not yet answered
         self._running: set[asyncio.Task[None]] = set()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight and nothing waiting: a call now would go alone, at once."""
+        return not self._in_flight and not self._calls
+
     async def run(self, script: Script, keys: tuple[bytes, ...], args: tuple[Any, ...]) -> Any:
         if not self._in_flight and not self._calls:
             self._in_flight += 1
@@ -283,8 +288,14 @@ class RedisLimiter(LeaseKeeper):
     async def _release(self, key: str, limits: Limits, lease: str | None, tokens: int) -> None:
         """Joins the releases of the same key made in this event-loop iteration: one script call frees all their
         leases and records all their tokens. Returns once that call is answered, so a caller's next admission sees
-        its release."""
+        its release. A release while Redis is idle goes at once, alone (one call at a time: nothing to join)."""
         batch = self._releasing
+        if batch is None and self._batcher.idle:
+            try:
+                await self._batcher.run(RELEASE, *self._release_call(key, limits, [lease] if lease else [], tokens))
+            except BACKEND_ERRORS as exc:  # the lease then expires by itself within lease_seconds
+                self._release_failed(exc)
+            return
         if batch is None:
             batch = self._releasing = Releases()
             asyncio.get_running_loop().call_soon(self._send_releases, batch)
@@ -292,17 +303,10 @@ class RedisLimiter(LeaseKeeper):
 
     def _send_releases(self, batch: Releases) -> None:
         self._releasing = None
-        futures = []
-        for key, (limits, leases, tokens) in batch.by_key.items():
-            f, _, tm, c, ip = self.keys_of(key)
-            args = (
-                " ".join(leases),
-                tokens,
-                "1" if limits.tokens_per_minute is not None else "0",
-                "1" if limits.tokens_per_day is not None else "0",
-                self.time_shift_ms,
-            )
-            futures.append(self._batcher.submit(RELEASE, (f, tm, c, ip), args))
+        futures = [
+            self._batcher.submit(RELEASE, *self._release_call(key, limits, leases, tokens))
+            for key, (limits, leases, tokens) in batch.by_key.items()
+        ]
         sent = asyncio.gather(*futures, return_exceptions=True)
         self._sending.add(sent)
         sent.add_done_callback(lambda _: self._released(sent, batch))
@@ -311,11 +315,28 @@ class RedisLimiter(LeaseKeeper):
         self._sending.discard(sent)
         for result in () if sent.cancelled() else sent.result():
             if isinstance(result, BACKEND_ERRORS):  # its leases then expire by themselves within lease_seconds
-                LIMITS_BACKEND_ERRORS.labels("release").inc()
-                self._warn("a release", result)
+                self._release_failed(result)
             elif isinstance(result, BaseException):
                 log.error("rate limits: a release failed", exc_info=result)
         batch.answered()
+
+    def _release_call(
+        self, key: str, limits: Limits, leases: list[str], tokens: int
+    ) -> tuple[tuple[bytes, ...], tuple[Any, ...]]:
+        """release.lua's keys and arguments."""
+        f, _, tm, c, ip = self.keys_of(key)
+        args = (
+            " ".join(leases),
+            tokens,
+            "1" if limits.tokens_per_minute is not None else "0",
+            "1" if limits.tokens_per_day is not None else "0",
+            self.time_shift_ms,
+        )
+        return (f, tm, c, ip), args
+
+    def _release_failed(self, exc: BaseException) -> None:
+        LIMITS_BACKEND_ERRORS.labels("release").inc()
+        self._warn("a release", exc)
 
     async def record_tokens(self, key: str, limits: Limits, tokens: int) -> None:
         if tokens > 0 and has_token_limits(limits):
