@@ -178,18 +178,15 @@ class InProcessLimiter(LeaseKeeper):
         state.tokens_day += tokens
 
     async def release(self, decision: Decision, tokens: int = 0) -> None:
-        """As LeaseKeeper.release, in one step: there is no backend to wait for."""
-        if decision.released or not decision.admitted:
+        """As LeaseKeeper.release, without a second coroutine: there is no backend to wait for."""
+        ended = self.ended(decision, tokens)
+        if ended is None:
             return
-        decision.released = True
-        lease, limits = decision.lease, decision.limits
-        if lease is not None:
-            self._live.pop(lease, None)
-            state = self._states.get(decision.key)
-            if state is not None:
-                state.leases.pop(lease, None)
-        if tokens > 0 and (limits.tokens_per_minute is not None or limits.tokens_per_day is not None):
-            self._count_tokens(decision.key, tokens)
+        lease, counted = ended
+        if lease is not None and (state := self._states.get(decision.key)) is not None:
+            state.leases.pop(lease, None)
+        if counted:
+            self._count_tokens(decision.key, counted)
 
     async def _renew(self, leases: list[tuple[str, str]]) -> None:
         now = int(self._clock() * 1000)

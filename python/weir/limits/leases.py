@@ -48,15 +48,21 @@ class LeaseKeeper:
         await stop(task)
 
     async def release(self, decision: Decision, tokens: int = 0) -> None:
+        ended = self.ended(decision, tokens)
+        if ended is not None:
+            await self._release(decision.key, decision.limits, *ended)
+
+    def ended(self, decision: Decision, tokens: int) -> tuple[str | None, int] | None:
+        """Marks the call released (once: None the second time, or for a refused call) and returns what the backend
+        has left to do, its lease and the tokens to count (0 when the key has no token limit); None for nothing."""
         if decision.released or not decision.admitted:
-            return
+            return None
         decision.released = True
-        lease, limits = decision.lease, decision.limits
+        lease = decision.lease
         if lease is not None:
             self._live.pop(lease, None)
-        counted = tokens if tokens > 0 and has_token_limits(limits) else 0
-        if lease is not None or counted:
-            await self._release(decision.key, limits, lease, counted)
+        counted = tokens if tokens > 0 and has_token_limits(decision.limits) else 0
+        return (lease, counted) if lease is not None or counted else None
 
     async def _release(self, key: str, limits: Limits, lease: str | None, tokens: int) -> None:
         raise NotImplementedError
