@@ -81,7 +81,7 @@ class Batcher:
         return not self._in_flight and not self._calls
 
     async def run(self, script: Script, keys: tuple[bytes, ...], args: tuple[Any, ...]) -> Any:
-        if not self._in_flight and not self._calls:
+        if self.idle:
             self._in_flight += 1
             try:
                 return await self._alone(script, keys, args)
